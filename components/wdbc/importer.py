@@ -1,0 +1,215 @@
+"""Normalise the WDBC data set to bcpipe's canonical CSV and store it as a new span.
+
+Three layouts come in: UCI's `wdbc.data` (no header), the common `data.csv` (quoted header,
+`concave points_mean`, usually a trailing empty column), and scikit-learn's bundled copy.
+The canonical CSV is `id,diagnosis,<30 features>` with diagnosis 1 = malignant.
+Values are copied as they were written, never re-formatted: the raw data is the record.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import math
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from pipeline.config import WDBC_FEATURES, WDBC_ID, WDBC_LABEL
+
+CANONICAL_COLUMNS = (WDBC_ID, WDBC_LABEL, *WDBC_FEATURES)
+CANONICAL_FILE = "wdbc.csv"
+SPAN_PREFIX = "span-"
+_DIAGNOSIS = {"M": "1", "B": "0"}
+
+
+class WdbcFormatError(ValueError):
+    """The file is not WDBC data; the message names the line and column."""
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    span: int
+    path: Path
+    rows: int
+    malignant: int
+    layout: str
+
+
+def canonical_name(raw: str) -> str:
+    """`concave points_mean` -> `concave_points_mean`; also scikit-learn's `mean radius`."""
+    name = raw.strip().strip('"').strip().lower()
+    sk = re.fullmatch(r"(mean|worst) (.+)", name)
+    if sk:
+        name = f"{sk.group(2)}_{sk.group(1)}"
+    sk_err = re.fullmatch(r"(.+) error", name)
+    if sk_err:
+        name = f"{sk_err.group(1)}_se"
+    return re.sub(r"\s+", "_", name)
+
+
+def _finite(value: str, line: int, column: str) -> str:
+    text = value.strip()
+    try:
+        number = float(text)
+    except ValueError:
+        raise WdbcFormatError(
+            f"line {line}, column {column!r}: {value!r} is not a number"
+        ) from None
+    if not math.isfinite(number):
+        raise WdbcFormatError(f"line {line}, column {column!r}: {value!r} is not finite")
+    return text
+
+
+def _header_columns(fields: list[str], line: int) -> list[str]:
+    names = [canonical_name(f) for f in fields]
+    # data.csv ends every line with a comma: one unnamed trailing column, always empty.
+    while names and names[-1] == "":
+        names.pop()
+    if "" in names:
+        raise WdbcFormatError(f"line {line}: column {names.index('') + 1} has no name")
+    unknown = [n for n in names if n not in CANONICAL_COLUMNS]
+    if unknown:
+        raise WdbcFormatError(f"line {line}: unknown column(s) {', '.join(unknown)}")
+    missing = [c for c in CANONICAL_COLUMNS if c not in names]
+    if missing:
+        raise WdbcFormatError(f"line {line}: missing column(s) {', '.join(missing)}")
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise WdbcFormatError(f"line {line}: duplicated column(s) {', '.join(dupes)}")
+    return names
+
+
+def _rows(lines: Iterable[str]) -> Iterator[tuple[int, list[str]]]:
+    for line_no, fields in enumerate(csv.reader(lines), start=1):
+        if not fields or all(not f.strip() for f in fields):
+            continue
+        yield line_no, fields
+
+
+def _canonical_rows(lines: Iterable[str]) -> tuple[str, Iterator[tuple[int, dict[str, str]]]]:
+    """Detects the layout from the first line; yields (line, {canonical column: text})."""
+    rows = _rows(lines)
+    first = next(rows, None)
+    if first is None:
+        raise WdbcFormatError("line 1: the file is empty")
+    line_no, fields = first
+    is_headerless = len(fields) > 1 and fields[1].strip().upper() in _DIAGNOSIS
+    if is_headerless:
+        layout, names = "uci-wdbc.data", list(CANONICAL_COLUMNS)
+        pending: list[tuple[int, list[str]]] = [first]
+    else:
+        layout, names = "data.csv", _header_columns(fields, line_no)
+        pending = []
+
+    def generate() -> Iterator[tuple[int, dict[str, str]]]:
+        seen_ids: dict[str, int] = {}
+        count = 0
+        for number, values in itertools.chain(pending, rows):
+            while len(values) > len(names) and not values[-1].strip():
+                values = values[:-1]
+            if len(values) < len(names):
+                raise WdbcFormatError(
+                    f"line {number}: short row, {len(values)} fields where {len(names)} are "
+                    f"expected (column {names[len(values)]!r} is missing)"
+                )
+            if len(values) > len(names):
+                raise WdbcFormatError(
+                    f"line {number}: {len(values)} fields where {len(names)} are expected"
+                )
+            record = dict(zip(names, values, strict=True))
+            diagnosis = record[WDBC_LABEL].strip().upper()
+            if diagnosis not in _DIAGNOSIS:
+                raise WdbcFormatError(
+                    f"line {number}, column {WDBC_LABEL!r}: {record[WDBC_LABEL]!r} is not M or B"
+                )
+            record[WDBC_LABEL] = _DIAGNOSIS[diagnosis]
+            ident = record[WDBC_ID].strip()
+            if not ident.isdigit():
+                raise WdbcFormatError(
+                    f"line {number}, column {WDBC_ID!r}: {ident!r} is not a whole number"
+                )
+            if ident in seen_ids:
+                raise WdbcFormatError(
+                    f"line {number}, column {WDBC_ID!r}: id {ident} already on line "
+                    f"{seen_ids[ident]}"
+                )
+            seen_ids[ident] = number
+            record[WDBC_ID] = ident
+            for column in WDBC_FEATURES:
+                record[column] = _finite(record[column], number, column)
+            count += 1
+            yield number, record
+        if count == 0:
+            raise WdbcFormatError(f"line {line_no}: header only, no data rows")
+
+    return layout, generate()
+
+
+def _sklearn_lines() -> Iterator[str]:
+    """scikit-learn's copy as data.csv lines: no ids (row numbers stand in), 0 = malignant."""
+    from sklearn.datasets import load_breast_cancer
+
+    names = load_breast_cancer().feature_names
+    path = resources.files("sklearn.datasets") / "data" / "breast_cancer.csv"
+    with path.open() as handle:
+        reader = csv.reader(handle)
+        next(reader)  # n_samples, n_features, class names
+        yield ",".join([WDBC_ID, WDBC_LABEL, *names]) + "\n"
+        for row_no, row in enumerate(reader, start=1):
+            *features, target = row
+            diagnosis = "M" if target.strip() == "0" else "B"
+            yield ",".join([str(row_no), diagnosis, *features]) + "\n"
+
+
+def next_span(into: Path) -> int:
+    spans = [
+        int(p.name[len(SPAN_PREFIX):])
+        for p in into.glob(f"{SPAN_PREFIX}*")
+        if p.is_dir() and p.name[len(SPAN_PREFIX):].isdigit()
+    ]
+    return max(spans, default=0) + 1
+
+
+def import_wdbc(source: Path | None, into: Path, *, sklearn: bool = False) -> ImportResult:
+    """Validates the whole source, then adds it to `into` as the next span.
+
+    Nothing under `into` is created or changed unless the whole file is accepted.
+    """
+    if sklearn == (source is not None):
+        raise ValueError("give either a source file or sklearn=True")
+    with tempfile.TemporaryDirectory(prefix="bcpipe-wdbc-") as staging:
+        staged = Path(staging) / CANONICAL_FILE
+        if sklearn:
+            layout, stats = _write_canonical(_sklearn_lines(), staged)
+            layout = "scikit-learn"
+        else:
+            if not source.is_file():
+                raise FileNotFoundError(f"{source}: no such file")
+            with open(source, newline="", encoding="utf-8-sig") as handle:
+                layout, stats = _write_canonical(handle, staged)
+        into.mkdir(parents=True, exist_ok=True)
+        span = next_span(into)
+        target = into / f"{SPAN_PREFIX}{span}"
+        target.mkdir()
+        shutil.move(str(staged), target / CANONICAL_FILE)
+    rows, malignant = stats
+    return ImportResult(span, target / CANONICAL_FILE, rows, malignant, layout)
+
+
+def _write_canonical(lines: Iterable[str], out: Path) -> tuple[str, tuple[int, int]]:
+    layout, records = _canonical_rows(lines)
+    rows = malignant = 0
+    with open(out, "w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(CANONICAL_COLUMNS)
+        for _, record in records:
+            writer.writerow([record[c] for c in CANONICAL_COLUMNS])
+            rows += 1
+            malignant += record[WDBC_LABEL] == "1"
+    return layout, (rows, malignant)
+

@@ -1,0 +1,153 @@
+"""`bcpipe`: the one command-line entry point.
+
+Exit codes: 0 done (model pushed), 1 failure, 2 usage error, 3 data rejected by validation,
+4 model not blessed. Heavy modules are imported inside the handlers so `--help` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+# Must precede any TensorFlow import; the Makefile and the image set it too.
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_REJECTED = 3
+EXIT_NOT_BLESSED = 4
+
+DEFAULT_WORK_DIR = Path("runs")
+
+
+class UsageError(Exception):
+    """A command line that parses but cannot be acted on."""
+
+
+def _data_import_wdbc(args: argparse.Namespace) -> int:
+    from components.wdbc.importer import WdbcFormatError, import_wdbc
+
+    if args.sklearn == (args.src is not None):
+        raise UsageError("give either SRC or --sklearn")
+    try:
+        result = import_wdbc(args.src, args.into, sklearn=args.sklearn)
+    except (WdbcFormatError, FileNotFoundError) as err:
+        print(f"bcpipe: refused {args.src or 'scikit-learn copy'}: {err}", file=sys.stderr)
+        return EXIT_REJECTED
+    print(
+        f"imported {result.rows} rows ({result.malignant} malignant) from the "
+        f"{result.layout} layout as span {result.span}: {result.path}"
+    )
+    return EXIT_OK
+
+
+def _data_synth_idc(args: argparse.Namespace) -> int:
+    from components.idc.synth import main
+
+    return main(args)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pipeline.local_runner import main
+
+    return main(args)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pipeline.demo import main
+
+    return main(args)
+
+
+def _serving(name: str):
+    def handler(args: argparse.Namespace) -> int:
+        from serving import commands
+
+        return getattr(commands, name)(args)
+
+    return handler
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bcpipe", description="Breast-cancer classification pipelines (TFX)."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="bring data in").add_subparsers(
+        dest="data_command", required=True, metavar="DATA_COMMAND"
+    )
+    wdbc = data.add_parser("import-wdbc", help="normalise a WDBC file into a new span")
+    wdbc.add_argument("src", nargs="?", type=Path, help="wdbc.data or data.csv")
+    wdbc.add_argument("--into", type=Path, required=True, help="data root; spans go below")
+    wdbc.add_argument("--sklearn", action="store_true", help="use scikit-learn's copy")
+    wdbc.set_defaults(handler=_data_import_wdbc)
+
+    synth = data.add_parser("synth-idc", help="write an IDC-shaped archive with its quirks")
+    synth.add_argument("out", type=Path)
+    synth.add_argument("--patients", type=int, default=20)
+    synth.add_argument("--per-patient", type=int, default=100)
+    synth.add_argument("--seed", type=int, default=0)
+    synth.set_defaults(handler=_data_synth_idc)
+
+    run = sub.add_parser("run", help="run a pipeline on this machine (LocalDagRunner)")
+    run.add_argument("pipeline", choices=["wdbc", "idc"])
+    run.add_argument("--input", type=Path, help="data root (default: bundled data)")
+    run.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
+    run.add_argument("--serving-base", type=Path, help="default: WORK_DIR/serving")
+    run.add_argument("--train-steps", type=int, help="override the configured steps")
+    run.add_argument("--no-cache", action="store_true", help="execute every component")
+    run.set_defaults(handler=_run)
+
+    demo = sub.add_parser("demo", help="run everything on the bundled data")
+    demo.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
+    demo.set_defaults(handler=_demo)
+
+    serve = sub.add_parser("serve", help="serve pushed models over TF Serving's gRPC API")
+    serve.add_argument("--model-base", type=Path, required=True)
+    serve.add_argument("--port", type=int, default=8500)
+    serve.add_argument("--models-config", type=Path)
+    serve.add_argument("--poll-seconds", type=float, default=2.0)
+    serve.add_argument("--tls-cert", type=Path)
+    serve.add_argument("--tls-key", type=Path)
+    serve.set_defaults(handler=_serving("serve"))
+
+    predict = sub.add_parser("predict", help="query a TF Serving endpoint")
+    predict.add_argument("--server", required=True, help="HOST:PORT")
+    predict.add_argument("--model", required=True)
+    predict.add_argument("--version", type=int)
+    predict.add_argument("--version-label")
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--csv", type=Path, help="canonical WDBC CSV")
+    source.add_argument("--png", type=Path, nargs="+", help="IDC patches")
+    predict.add_argument("--signature", choices=["raw", "examples"], default="raw")
+    predict.add_argument("--timeout", type=float, default=10.0)
+    predict.add_argument("--ca-cert", type=Path)
+    predict.set_defaults(handler=_serving("predict"))
+
+    config = sub.add_parser("serving-config", help="write TF Serving's config files")
+    config.add_argument("--model-base", required=True, help="path as the server sees it")
+    config.add_argument("--out", type=Path, required=True)
+    config.set_defaults(handler=_serving("serving_config"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except UsageError as err:
+        parser.error(str(err))
+    except KeyboardInterrupt:
+        print("bcpipe: interrupted", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

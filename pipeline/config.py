@@ -1,0 +1,138 @@
+"""Every tunable of bcpipe in one typed place.
+
+Profiles say what differs between the two pipelines; everything else (paths, runner
+arguments) is an argument of `create_pipeline`. Values here are the defaults the CLI and the
+Kubeflow compiler start from; callers override with `dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SCHEMA_DIR = PROJECT_ROOT / "schema"
+DATA_DIR = PROJECT_ROOT / "data"
+
+# WDBC: ten measures, each summarised as mean, standard error and worst (UCI column order).
+WDBC_MEASURES = (
+    "radius",
+    "texture",
+    "perimeter",
+    "area",
+    "smoothness",
+    "compactness",
+    "concavity",
+    "concave_points",
+    "symmetry",
+    "fractal_dimension",
+)
+WDBC_STATS = ("mean", "se", "worst")
+WDBC_FEATURES = tuple(f"{m}_{s}" for s in WDBC_STATS for m in WDBC_MEASURES)
+WDBC_LABEL = "diagnosis"
+WDBC_ID = "id"
+
+IDC_LABEL = "label"
+IDC_PATIENT = "patient_id"
+IDC_PATCH_SIZE = 50
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """What a candidate must reach on the eval split to be blessed."""
+
+    accuracy: float
+    auc: float
+    sensitivity: float
+    specificity: float
+    # The candidate's AUC may fall at most this far below the served model's.
+    auc_change_tolerance: float = 1e-9
+
+
+@dataclass(frozen=True)
+class Training:
+    """Hyperparameters handed to run_fn through the Trainer's custom_config."""
+
+    batch_size: int
+    train_steps: int
+    steps_per_epoch: int
+    learning_rate: float
+    dropout: float
+    early_stopping_patience: int
+    # The served `label` is 1 where P(malignant) >= a threshold chosen on the eval split
+    # as the highest one that still reaches this sensitivity.
+    target_sensitivity: float
+    seed: int = 42
+    extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Resources:
+    """What the Trainer pod asks Kubernetes for."""
+
+    cpu: str = "4"
+    memory: str = "16G"
+    gpus: int = 0
+    gpu_type: str = "nvidia.com/gpu"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What differs between the `idc` and `wdbc` pipelines."""
+
+    name: str
+    model_name: str
+    label_key: str
+    partition_key: str
+    schema_dir: Path
+    preprocessing_fn: str
+    run_fn: str
+    thresholds: Thresholds
+    training: Training
+    split_buckets: tuple[tuple[str, int], ...] = (("train", 8), ("eval", 1), ("test", 1))
+    # Feature slices for the Evaluator, each a tuple of feature keys (empty = overall).
+    slices: tuple[tuple[str, ...], ...] = ((),)
+    trainer_resources: Resources = Resources()
+
+    @property
+    def schema_file(self) -> Path:
+        return self.schema_dir / "schema.pbtxt"
+
+    def custom_config(self) -> dict:
+        """JSON-serialisable settings the in-pod run_fn reads back."""
+        return {
+            "label_key": self.label_key,
+            "model_name": self.model_name,
+            "training": dataclasses.asdict(self.training),
+        }
+
+
+WDBC = Profile(
+    name="wdbc",
+    model_name="wdbc",
+    label_key=WDBC_LABEL,
+    partition_key=WDBC_ID,
+    schema_dir=SCHEMA_DIR / "wdbc",
+    preprocessing_fn="components.wdbc.preprocessing.preprocessing_fn",
+    run_fn="components.wdbc.model.run_fn",
+    thresholds=Thresholds(accuracy=0.93, auc=0.97, sensitivity=0.90, specificity=0.90),
+    training=Training(
+        batch_size=32,
+        train_steps=1500,
+        steps_per_epoch=15,
+        learning_rate=1e-3,
+        dropout=0.3,
+        early_stopping_patience=15,
+        target_sensitivity=0.95,
+    ),
+)
+
+PROFILES: dict[str, Profile] = {WDBC.name: WDBC}
+
+
+def profile(name: str) -> Profile:
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ValueError(f"unknown pipeline {name!r}; choose from {sorted(PROFILES)}") from None
