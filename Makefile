@@ -3,7 +3,7 @@ SHELL := /bin/bash
 
 # TFT, TFMA and the models need Keras 2; this must be set before Python starts.
 export TF_USE_LEGACY_KERAS := 1
-export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_CPP_MIN_LOG_LEVEL := 3
 export UV_PYTHON_DOWNLOADS := never
 export PYTHONDONTWRITEBYTECODE := 1
 

@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from pathlib import Path
 
 # Must precede any TensorFlow import; the Makefile and the image set it too.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# 3: TF's C++ start-up chatter (duplicate CUDA plugin registrations) is not an error here.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Google client libraries warn about Python 3.10 on import; the stack pins 3.10 on purpose.
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

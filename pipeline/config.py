@@ -90,6 +90,7 @@ class Profile:
     run_fn: str
     thresholds: Thresholds
     training: Training
+    example_gen: str = "csv"
     split_buckets: tuple[tuple[str, int], ...] = (("train", 8), ("eval", 1), ("test", 1))
     # Feature slices for the Evaluator, each a tuple of feature keys (empty = overall).
     slices: tuple[tuple[str, ...], ...] = ((),)
@@ -128,6 +129,24 @@ WDBC = Profile(
     ),
 )
 
+@dataclass(frozen=True)
+class Beam:
+    """Beam runner arguments; the same steps run on DirectRunner here and on Dataflow,
+    Flink or Spark in a cluster with only these arguments changed."""
+
+    direct_running_mode: str = "in_memory"
+    direct_num_workers: int = 1
+
+    def direct_args(self) -> list[str]:
+        return [
+            "--runner=DirectRunner",
+            f"--direct_running_mode={self.direct_running_mode}",
+            f"--direct_num_workers={self.direct_num_workers}",
+        ]
+
+
+BEAM = Beam()
+
 PROFILES: dict[str, Profile] = {WDBC.name: WDBC}
 
 
@@ -136,3 +155,8 @@ def profile(name: str) -> Profile:
         return PROFILES[name]
     except KeyError:
         raise ValueError(f"unknown pipeline {name!r}; choose from {sorted(PROFILES)}") from None
+
+
+def default_data_root(p: Profile) -> Path:
+    """The bundled data a pipeline runs on when no --input is given."""
+    return DATA_DIR / p.name

@@ -74,7 +74,8 @@ def _header_columns(fields: list[str], line: int) -> list[str]:
         raise WdbcFormatError(f"line {line}: column {names.index('') + 1} has no name")
     unknown = [n for n in names if n not in CANONICAL_COLUMNS]
     if unknown:
-        raise WdbcFormatError(f"line {line}: unknown column(s) {', '.join(unknown)}")
+        shown = ", ".join(unknown[:5]) + (f" and {len(unknown) - 5} more" if len(unknown) > 5 else "")
+        raise WdbcFormatError(f"line {line}: unknown column(s) {shown}")
     missing = [c for c in CANONICAL_COLUMNS if c not in names]
     if missing:
         raise WdbcFormatError(f"line {line}: missing column(s) {', '.join(missing)}")
@@ -98,7 +99,8 @@ def _canonical_rows(lines: Iterable[str]) -> tuple[str, Iterator[tuple[int, dict
     if first is None:
         raise WdbcFormatError("line 1: the file is empty")
     line_no, fields = first
-    is_headerless = len(fields) > 1 and fields[1].strip().upper() in _DIAGNOSIS
+    # UCI's file starts straight with a record, whose first field is a numeric id.
+    is_headerless = fields[0].strip().isdigit()
     if is_headerless:
         layout, names = "uci-wdbc.data", list(CANONICAL_COLUMNS)
         pending: list[tuple[int, list[str]]] = [first]

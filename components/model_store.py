@@ -1,0 +1,33 @@
+"""Copying and fingerprinting SavedModel directories on any file system TF can reach."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import tensorflow as tf
+
+
+def copy_tree(src: str, dst: str) -> None:
+    for directory, _, files in tf.io.gfile.walk(src):
+        target = os.path.join(dst, os.path.relpath(directory, src))
+        tf.io.gfile.makedirs(target)
+        for name in files:
+            tf.io.gfile.copy(os.path.join(directory, name), os.path.join(target, name), True)
+
+
+def content_hash(root: str, *, exclude: tuple[str, ...] = ()) -> str:
+    """sha256 over every file's relative path and bytes, in a stable order."""
+    digest = hashlib.sha256()
+    entries = []
+    for directory, _, files in tf.io.gfile.walk(root):
+        for name in files:
+            relative = os.path.relpath(os.path.join(directory, name), root)
+            if not relative.startswith(exclude):
+                entries.append(relative)
+    for relative in sorted(entries):
+        digest.update(relative.encode() + b"\0")
+        with tf.io.gfile.GFile(os.path.join(root, relative), "rb") as handle:
+            while chunk := handle.read(1 << 20):
+                digest.update(chunk)
+    return f"sha256:{digest.hexdigest()}"

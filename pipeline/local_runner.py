@@ -1,0 +1,232 @@
+"""Runs a pipeline on this machine: LocalDagRunner, SQLite metadata, Beam DirectRunner.
+
+Output stays readable: TF, Beam and Keras logs go to a log file under the work dir; the
+terminal gets one line per component and a summary of the verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import cli, config, evaluation, metadata
+from pipeline.pipeline import create_pipeline
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    work_dir: Path
+    pipeline_name: str
+    serving_base: Path
+
+    @property
+    def root(self) -> Path:
+        return self.work_dir / self.pipeline_name
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.root / "metadata.sqlite"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def serving_model_dir(self, profile: config.Profile) -> Path:
+        return self.serving_base / profile.model_name
+
+
+@dataclass
+class RunOutcome:
+    exit_code: int
+    run_id: str | None
+    nodes: dict[str, metadata.NodeRun]
+    error: BaseException | None
+    log_file: Path
+
+
+class _Progress(logging.Handler):
+    """Turns the runner's own log lines into one terminal line per component."""
+
+    def __init__(self, stream):
+        super().__init__(logging.INFO)
+        self.stream = stream
+        self.started: dict[str, float] = {}
+        self.cached: set[str] = set()
+        self.current: str | None = None
+
+    def emit(self, record: logging.LogRecord) -> None:
+        msg = record.msg if isinstance(record.msg, str) else ""
+        if msg == "Component %s is running.":
+            self.current = str(record.args[0])
+            self.started[self.current] = time.monotonic()
+            print(f"  {self.current:<18} running...", file=self.stream, flush=True)
+        elif msg.startswith("A cached execution") and self.current:
+            self.cached.add(self.current)
+        elif msg == "Component %s is finished." and self.current:
+            took = time.monotonic() - self.started[self.current]
+            how = "cached" if self.current in self.cached else f"done in {took:.1f}s"
+            print(f"  {self.current:<18} {how}", file=self.stream, flush=True)
+
+
+@contextlib.contextmanager
+def _quiet(log_file: Path, stream):
+    """Sends every library's logging and stdout to `log_file`; progress to `stream`."""
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    file_handler = logging.FileHandler(log_file)
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    progress = _Progress(stream)
+    root.handlers = [file_handler, progress]
+    root.setLevel(logging.INFO)
+    # TensorFlow's logger prints to stderr on its own; route it through the root logger.
+    libraries = [logging.getLogger(name) for name in ("tensorflow", "absl", "apache_beam")]
+    saved_libraries = [(lg.handlers[:], lg.propagate, lg.level) for lg in libraries]
+    for lg in libraries:
+        # An own level, so that components lowering the root logger's do not mute progress.
+        lg.handlers, lg.propagate = [], True
+        lg.setLevel(logging.INFO)
+    logging.captureWarnings(True)
+    try:
+        with (
+            open(log_file, "a") as sink,
+            contextlib.redirect_stdout(sink),
+            contextlib.redirect_stderr(sink),
+        ):
+            yield
+    finally:
+        root.handlers, level = saved
+        root.setLevel(level)
+        for lg, (handlers, propagate, level) in zip(libraries, saved_libraries, strict=True):
+            lg.handlers, lg.propagate = handlers, propagate
+            lg.setLevel(level)
+        file_handler.close()
+
+
+def _exit_code(error: BaseException | None, nodes: dict[str, metadata.NodeRun]) -> int:
+    from components.split_check import SplitLeakError
+    from components.validation_gate import DataRejectedError
+
+    if isinstance(error, DataRejectedError | SplitLeakError):
+        return cli.EXIT_REJECTED
+    if error is not None:
+        return cli.EXIT_FAILURE
+    pusher = nodes.get("Pusher")
+    if pusher is None or not pusher.outputs.get("pushed_model"):
+        return cli.EXIT_FAILURE
+    pushed = metadata.custom_int(pusher.outputs["pushed_model"][0], "pushed")
+    return cli.EXIT_OK if pushed else cli.EXIT_NOT_BLESSED
+
+
+def run_pipeline(
+    profile: config.Profile,
+    *,
+    data_root: Path,
+    paths: RunPaths,
+    train_steps: int | None = None,
+    enable_cache: bool = True,
+    beam_args: list[str] | None = None,
+    stream=None,
+) -> RunOutcome:
+    from tfx import v1 as tfx
+
+    from serving import layout
+
+    stream = stream or sys.stdout
+    serving_model_dir = paths.serving_model_dir(profile)
+    served = layout.latest_version(str(serving_model_dir)) or 0
+    pipeline = create_pipeline(
+        profile=profile,
+        pipeline_name=paths.pipeline_name,
+        pipeline_root=str(paths.pipeline_root.resolve()),
+        data_root=str(data_root.resolve()),
+        serving_model_dir=str(serving_model_dir.resolve()),
+        served_version=served,
+        train_steps=train_steps or profile.training.train_steps,
+        beam_pipeline_args=list(beam_args or config.BEAM.direct_args()),
+        metadata_connection_config=metadata.sqlite_config(paths.metadata_path),
+        enable_cache=enable_cache,
+    )
+    paths.root.mkdir(parents=True, exist_ok=True)
+    log_file = paths.logs / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
+    error = None
+    with _quiet(log_file, stream):
+        try:
+            tfx.orchestration.LocalDagRunner().run(pipeline)
+        except Exception as err:  # noqa: BLE001 - every failure is reported, then mapped
+            logging.exception("pipeline run failed")
+            error = err
+    store = metadata.open_store(paths.metadata_path)
+    runs = metadata.run_ids(store, paths.pipeline_name)
+    run_id = runs[-1] if runs else None
+    nodes = metadata.node_runs(store, run_id) if run_id else {}
+    return RunOutcome(_exit_code(error, nodes), run_id, nodes, error, log_file)
+
+
+def summary(profile: config.Profile, outcome: RunOutcome, paths: RunPaths) -> str:
+    lines = [f"run {outcome.run_id} of {paths.pipeline_name}"]
+    executed = [n for n, r in outcome.nodes.items() if r.state == "COMPLETE"]
+    cached = [n for n, r in outcome.nodes.items() if r.state == "CACHED"]
+    lines.append(f"  executed: {len(executed)}, from cache: {len(cached)}")
+    if outcome.exit_code == cli.EXIT_REJECTED:
+        lines.append("DATA REJECTED: the run stopped before Transform; nothing was pushed.")
+        lines.append(str(outcome.error))
+    elif outcome.error is not None:
+        last = str(outcome.error).strip().splitlines()[-1:] or [""]
+        lines.append(f"FAILED: {type(outcome.error).__name__}: {last[0]} (details in the log)")
+    evaluator = outcome.nodes.get("Evaluator")
+    if evaluator and evaluator.outputs.get("evaluation"):
+        uri = evaluator.outputs["evaluation"][0].uri
+        blessed = metadata.custom_int(evaluator.outputs["blessing"][0], "blessed")
+        lines.append(f"model {'BLESSED' if blessed else 'NOT BLESSED'} on the eval split:")
+        lines += [f"  {check.describe()}" for check in evaluation.threshold_checks(profile, uri)]
+        baseline_auc = evaluation.baseline_value(uri, "probability", "auc")
+        lines.append(
+            "  baseline: none served yet (change threshold not applied)"
+            if baseline_auc is None
+            else f"  baseline (served model) auc {baseline_auc:.4f}"
+        )
+    pusher = outcome.nodes.get("Pusher")
+    if pusher and pusher.outputs.get("pushed_model"):
+        pushed = pusher.outputs["pushed_model"][0]
+        if metadata.custom_int(pushed, "pushed"):
+            fresh = metadata.custom_int(pushed, "newly_pushed")
+            where = metadata.custom_str(pushed, "pushed_destination")
+            lines.append(f"pushed: {where}" + ("" if fresh else " (already served, unchanged)"))
+        else:
+            lines.append("not pushed")
+    lines.append(f"artifacts: {paths.pipeline_root}")
+    lines.append(f"metadata:  {paths.metadata_path}")
+    lines.append(f"log:       {outcome.log_file}")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    profile = config.profile(args.pipeline)
+    if args.train_steps is not None and args.train_steps < 1:
+        raise cli.UsageError("--train-steps must be at least 1")
+    data_root = args.input or config.default_data_root(profile)
+    if not data_root.is_dir():
+        raise cli.UsageError(f"--input {data_root}: not a directory")
+    paths = RunPaths(
+        work_dir=args.work_dir,
+        pipeline_name=f"bcpipe-{profile.name}",
+        serving_base=args.serving_base or args.work_dir / "serving",
+    )
+    print(f"bcpipe run {profile.name}: data {data_root}")
+    outcome = run_pipeline(
+        profile, data_root=data_root, paths=paths, train_steps=args.train_steps,
+        enable_cache=not args.no_cache,
+    )
+    print(summary(profile, outcome, paths))
+    return outcome.exit_code
+
