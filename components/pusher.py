@@ -48,8 +48,9 @@ def push(model_path: str, serving_model_dir: str, record: dict) -> tuple[int, bo
     version = (latest or 0) + 1
     staging = os.path.join(serving_model_dir, f"{layout.STAGING_PREFIX}{version}-{os.getpid()}")
     copy_tree(model_path, staging)
+    tf.io.gfile.makedirs(os.path.join(staging, ASSETS_EXTRA))
     with tf.io.gfile.GFile(os.path.join(staging, ASSETS_EXTRA, PUSH_RECORD), "w") as handle:
-        json.dump({**record, "content_hash": fingerprint, "version": version}, handle, indent=2)
+        json.dump({**record, "content_hash": fingerprint}, handle, indent=2)
     while True:
         try:
             _rename(staging, layout.version_dir(serving_model_dir, version))

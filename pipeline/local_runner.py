@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from absl import logging as absl_logging
+
 from pipeline import cli, config, evaluation, metadata
 from pipeline.pipeline import create_pipeline
 
@@ -92,9 +94,12 @@ def _quiet(log_file: Path, stream):
     libraries = [logging.getLogger(name) for name in ("tensorflow", "absl", "apache_beam")]
     saved_libraries = [(lg.handlers[:], lg.propagate, lg.level) for lg in libraries]
     for lg in libraries:
-        # An own level, so that components lowering the root logger's do not mute progress.
         lg.handlers, lg.propagate = [], True
         lg.setLevel(logging.INFO)
+    # TF's SavedModel code resets absl's logger to absl's verbosity flag (WARNING unless
+    # set), which would mute the runner's progress lines after the first export.
+    saved_verbosity = absl_logging.get_verbosity()
+    absl_logging.set_verbosity(absl_logging.INFO)
     logging.captureWarnings(True)
     try:
         with (
@@ -106,6 +111,7 @@ def _quiet(log_file: Path, stream):
     finally:
         root.handlers, level = saved
         root.setLevel(level)
+        absl_logging.set_verbosity(saved_verbosity)
         for lg, (handlers, propagate, level) in zip(libraries, saved_libraries, strict=True):
             lg.handlers, lg.propagate = handlers, propagate
             lg.setLevel(level)

@@ -1,0 +1,48 @@
+"""preprocessing_fn run through tft_beam as Transform runs it: fitted on train, applied after."""
+
+import csv
+
+import numpy as np
+import tensorflow_transform.beam as tft_beam
+from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
+
+from components.wdbc.preprocessing import preprocessing_fn
+from pipeline.config import DATA_DIR, WDBC_FEATURES, WDBC_LABEL
+from tensorflow_data_validation import load_schema_text
+
+SCHEMA = DATA_DIR.parent / "schema" / "wdbc" / "schema.pbtxt"
+
+
+def _rows(count: int, start: int = 0) -> list[dict]:
+    with open(DATA_DIR / "wdbc" / "span-1" / "wdbc.csv") as handle:
+        rows = list(csv.DictReader(handle))[start : start + count]
+    return [
+        {
+            **{name: [float(r[name])] for name in WDBC_FEATURES},
+            WDBC_LABEL: [int(r[WDBC_LABEL])],
+            "id": [int(r["id"])],
+        }
+        for r in rows
+    ]
+
+
+def test_z_scores_use_train_statistics_only(tmp_path):
+    train, other = _rows(200), _rows(50, start=300)
+    spec = schema_utils.schema_as_feature_spec(load_schema_text(str(SCHEMA))).feature_spec
+    metadata = dataset_metadata.DatasetMetadata.from_feature_spec(spec)
+    with tft_beam.Context(temp_dir=str(tmp_path)):
+        (train_out, _), transform_fn = (train, metadata) | tft_beam.AnalyzeAndTransformDataset(
+            preprocessing_fn
+        )
+        other_out, _ = ((other, metadata), transform_fn) | tft_beam.TransformDataset()
+
+    for name in WDBC_FEATURES:
+        values = np.array([row[name] for row in train_out], dtype=np.float64).reshape(-1)
+        assert abs(values.mean()) < 1e-4, name
+        assert abs(values.std() - 1.0) < 1e-3, name
+    # The held-out rows are scaled with the train mean and deviation, not their own.
+    raw = np.array([r["area_mean"][0] for r in train])
+    expected = (np.array([r["area_mean"][0] for r in other]) - raw.mean()) / raw.std()
+    got = np.array([row["area_mean"] for row in other_out], dtype=np.float64).reshape(-1)
+    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    assert [row[WDBC_LABEL] for row in other_out] == [r[WDBC_LABEL] for r in other]
