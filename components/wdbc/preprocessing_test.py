@@ -4,11 +4,11 @@ import csv
 
 import numpy as np
 import tensorflow_transform.beam as tft_beam
+from tensorflow_data_validation import load_schema_text
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from components.wdbc.preprocessing import preprocessing_fn
 from pipeline.config import DATA_DIR, WDBC_FEATURES, WDBC_LABEL
-from tensorflow_data_validation import load_schema_text
 
 SCHEMA = DATA_DIR.parent / "schema" / "wdbc" / "schema.pbtxt"
 
