@@ -1,7 +1,8 @@
-"""Proof that no patient (IDC) or id (WDBC) sits in two splits; the run stops if one does.
+"""Proof that no patient (IDC) or id (WDBC) sits in two splits.
 
 Hash partitioning should guarantee it, but a changed partition key, a re-split or a
-hand-made split would not: a clinical pipeline checks rather than assumes.
+hand-made split would not: a clinical pipeline checks rather than assumes. A leak is
+recorded here and stops the run at the validation gate.
 """
 
 
@@ -13,10 +14,6 @@ from tfx import v1 as tfx
 from components import artifacts
 
 _BATCH = 4096
-
-
-class SplitLeakError(RuntimeError):
-    """A partition (patient) appears in more than one split."""
 
 
 def _partition_values(files: list[str], key: str) -> tuple[int, set[str]]:
@@ -69,6 +66,8 @@ def SplitCheck(
     result = check_splits(examples, partition_key)
     artifacts.write_json(proof.uri, result)
     proof.set_int_custom_property("disjoint", int(result["disjoint"]))
-    if not result["disjoint"]:
-        shared = {pair: ids for pair, ids in result["overlaps"].items() if ids}
-        raise SplitLeakError(f"{partition_key} values shared between splits: {shared}")
+
+
+def leaks(result: dict) -> dict[str, list[str]]:
+    """Split pairs that share partitions, with the shared values."""
+    return {pair: shared for pair, shared in result["overlaps"].items() if shared}

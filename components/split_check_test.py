@@ -3,12 +3,14 @@
 import json
 from pathlib import Path
 
-import pytest
 import tensorflow as tf
 from tfx import v1 as tfx
 
-from components.split_check import SplitCheck, SplitLeakError, check_splits
+from components.artifacts import ValidationVerdict, read_json
+from components.split_check import SplitCheck, check_splits, leaks
+from components.validation_gate import ANOMALIES_FILE, ValidationGate
 from pipeline import metadata
+from pipeline.pipeline import gate_passed
 
 
 def _examples(root: Path, splits: dict[str, list], key: str = "patient_id") -> Path:
@@ -45,31 +47,59 @@ def test_disjoint_splits_are_proved(tmp_path):
     assert set(proof["overlaps"]) == {"eval&test", "eval&train", "test&train"}
 
 
-def _run(tmp_path: Path, root: Path, names: list[str]) -> None:
-    importer = tfx.dsl.Importer(
-        source_uri=str(root), artifact_type=tfx.types.standard_artifacts.Examples,
-        properties={"split_names": json.dumps(names)},
-    ).with_id("examples")
-    check = SplitCheck(examples=importer.outputs["result"], partition_key="patient_id")
+@tfx.dsl.components.component
+def _Downstream(verdict: tfx.dsl.components.InputArtifact[ValidationVerdict]) -> None:
+    """Stands for Transform and what follows it."""
+
+
+def _run(tmp_path: Path, examples: Path, names: list[str]) -> dict[str, metadata.NodeRun]:
+    """SplitCheck and the gate as create_pipeline wires them, on hand-made splits."""
+    anomalies = tmp_path / "anomalies"
+    for name in names:
+        (anomalies / f"Split-{name}").mkdir(parents=True)
+        (anomalies / f"Split-{name}" / ANOMALIES_FILE).write_bytes(b"")  # no anomalies
+    split_names = {"split_names": json.dumps(names)}
+    imported = {
+        key: tfx.dsl.Importer(source_uri=str(uri), artifact_type=kind, properties=split_names)
+        .with_id(f"import_{key}")
+        for key, uri, kind in [
+            ("examples", examples, tfx.types.standard_artifacts.Examples),
+            ("anomalies", anomalies, tfx.types.standard_artifacts.ExampleAnomalies),
+        ]
+    }
+    check = SplitCheck(examples=imported["examples"].outputs["result"], partition_key="patient_id")
+    gate = ValidationGate(
+        anomalies=imported["anomalies"].outputs["result"], split_proof=check.outputs["proof"]
+    )
+    with gate_passed(gate):
+        downstream = _Downstream(verdict=gate.outputs["verdict"])
     tfx.orchestration.LocalDagRunner().run(
         tfx.dsl.Pipeline(
             pipeline_name="split-check", pipeline_root=str(tmp_path / "root"),
-            components=[importer, check],
+            components=[*imported.values(), check, gate, downstream],
             metadata_connection_config=metadata.sqlite_config(tmp_path / "m.sqlite"),
         )
     )
-
-
-def test_a_patient_in_two_splits_stops_the_run(tmp_path):
-    root = _examples(tmp_path / "ex", {"train": ["10253", "9036"], "eval": ["9036", "8863"]})
-    with pytest.raises(SplitLeakError, match=r"'eval&train': \['9036'\]"):
-        _run(tmp_path, root, ["train", "eval"])
     store = metadata.open_store(tmp_path / "m.sqlite")
-    nodes = metadata.node_runs(store, metadata.run_ids(store, "split-check")[-1])
-    assert nodes["SplitCheck"].state == "FAILED"
+    return metadata.node_runs(store, metadata.run_ids(store, "split-check")[-1])
+
+
+def test_a_patient_in_two_splits_stops_the_run_at_the_gate(tmp_path):
+    root = _examples(tmp_path / "ex", {"train": ["10253", "9036"], "eval": ["9036", "8863"]})
+    nodes = _run(tmp_path, root, ["train", "eval"])
+    verdict = read_json(nodes["ValidationGate"].outputs["verdict"][0].uri)
+    assert not verdict["passed"] and verdict["leaks"] == {"eval&train": ["9036"]}
+    assert "_Downstream" not in nodes or nodes["_Downstream"].state not in ("COMPLETE", "CACHED")
+
+
+def test_disjoint_hand_made_splits_go_on(tmp_path):
+    root = _examples(tmp_path / "ex", {"train": ["10253", "9036"], "eval": ["8863"]})
+    nodes = _run(tmp_path, root, ["train", "eval"])
+    assert nodes["_Downstream"].state == "COMPLETE"
 
 
 def test_int_partition_keys(tmp_path):
     root = _examples(tmp_path, {"train": [1, 2], "test": [2]}, key="id")
     proof = check_splits(_artifact(root, ["train", "test"]), "id")
     assert not proof["disjoint"] and proof["overlaps"] == {"test&train": ["2"]}
+    assert leaks(proof) == {"test&train": ["2"]}

@@ -1,6 +1,8 @@
-"""Stops a run before Transform when ExampleValidator found anomalies.
+"""The decision whether a run may go on to Transform: no anomalies, no patient leak.
 
 ExampleValidator only records anomalies; left alone, a run would train on broken data.
+The gate records its verdict rather than failing, so that the nodes after it are skipped
+(they sit in a Cond on the verdict) while the review report still runs and says why.
 """
 
 
@@ -11,13 +13,10 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
 
 from components import artifacts
+from components.split_check import leaks
 
 ANOMALIES_FILE = "SchemaDiff.pb"
 _SEVERITY = {v: k for k, v in anomalies_pb2.AnomalyInfo.Severity.items()}
-
-
-class DataRejectedError(RuntimeError):
-    """The data broke the curated schema; the message lists every anomaly."""
 
 
 def _entry(feature: str, info: anomalies_pb2.AnomalyInfo) -> dict:
@@ -45,22 +44,38 @@ def read_anomalies(anomalies: tfx.dsl.Artifact) -> dict[str, list[dict]]:
     return found
 
 
-def describe(found: dict[str, list[dict]]) -> str:
-    return "\n".join(
+def describe(verdict: dict) -> str:
+    """The reasons of a verdict, one line each."""
+    lines = [
         f"  [{split}] {a['feature']}: {a['short_description']} ({a['description']})"
-        for split, entries in found.items()
+        for split, entries in verdict["anomalies"].items()
         for a in entries
-    )
+    ]
+    lines += [
+        f"  [{pair}] {len(shared)} {verdict['partition_key']} value(s) in both splits: "
+        f"{', '.join(shared[:10])}"
+        for pair, shared in verdict["leaks"].items()
+    ]
+    return "\n".join(lines)
+
+
+def decide(anomalies: tfx.dsl.Artifact, proof: dict) -> dict:
+    found = read_anomalies(anomalies)
+    leaked = leaks(proof)
+    return {
+        "passed": not any(found.values()) and not leaked,
+        "anomalies": found,
+        "leaks": leaked,
+        "partition_key": proof["partition_key"],
+    }
 
 
 @tfx.dsl.components.component
 def ValidationGate(
     anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
+    split_proof: tfx.dsl.components.InputArtifact[artifacts.SplitProof],
     verdict: tfx.dsl.components.OutputArtifact[artifacts.ValidationVerdict],
 ) -> None:
-    found = read_anomalies(anomalies)
-    passed = not any(found.values())
-    artifacts.write_json(verdict.uri, {"passed": passed, "anomalies": found})
-    verdict.set_int_custom_property("passed", int(passed))
-    if not passed:
-        raise DataRejectedError("the data does not match the curated schema:\n" + describe(found))
+    result = decide(anomalies, artifacts.read_json(split_proof.uri))
+    artifacts.write_json(verdict.uri, result)
+    verdict.set_int_custom_property("passed", int(result["passed"]))

@@ -45,5 +45,7 @@ def test_each_anomaly_is_named_with_its_split(tmp_path, reference):
     assert by_feature["area_mean"]["severity"] == "ERROR"
     assert by_feature["area_mean"]["types"] == ["FLOAT_TYPE_SMALL_FLOAT"]
     assert "-512<0" in by_feature["area_mean"]["description"]
-    text = describe(found)
+    text = describe({"anomalies": found, "leaks": {"eval&train": ["842302"]},
+                     "partition_key": "id"})
     assert "[train] area_mean:" in text and "[train] diagnosis:" in text
+    assert "[eval&train] 1 id value(s) in both splits: 842302" in text

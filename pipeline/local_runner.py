@@ -118,14 +118,21 @@ def _quiet(log_file: Path, stream):
         file_handler.close()
 
 
-def _exit_code(error: BaseException | None, nodes: dict[str, metadata.NodeRun]) -> int:
-    from components.split_check import SplitLeakError
-    from components.validation_gate import DataRejectedError
+def _verdict(nodes: dict[str, metadata.NodeRun]) -> dict | None:
+    from components import artifacts
 
-    if isinstance(error, DataRejectedError | SplitLeakError):
-        return cli.EXIT_REJECTED
+    gate = nodes.get("ValidationGate")
+    if gate is None or not gate.outputs.get("verdict"):
+        return None
+    return artifacts.read_json(gate.outputs["verdict"][0].uri)
+
+
+def _exit_code(error: BaseException | None, nodes: dict[str, metadata.NodeRun]) -> int:
     if error is not None:
         return cli.EXIT_FAILURE
+    verdict = _verdict(nodes)
+    if verdict is not None and not verdict["passed"]:
+        return cli.EXIT_REJECTED
     pusher = nodes.get("Pusher")
     if pusher is None or not pusher.outputs.get("pushed_model"):
         return cli.EXIT_FAILURE
@@ -184,8 +191,10 @@ def summary(profile: config.Profile, outcome: RunOutcome, paths: RunPaths) -> st
     cached = [n for n, r in outcome.nodes.items() if r.state == "CACHED"]
     lines.append(f"  executed: {len(executed)}, from cache: {len(cached)}")
     if outcome.exit_code == cli.EXIT_REJECTED:
+        from components.validation_gate import describe
+
         lines.append("DATA REJECTED: the run stopped before Transform; nothing was pushed.")
-        lines.append(str(outcome.error))
+        lines.append(describe(_verdict(outcome.nodes)))
     elif outcome.error is not None:
         last = str(outcome.error).strip().splitlines()[-1:] or [""]
         lines.append(f"FAILED: {type(outcome.error).__name__}: {last[0]} (details in the log)")

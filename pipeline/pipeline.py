@@ -103,6 +103,11 @@ def eval_config(profile: Profile) -> tfma.EvalConfig:
     )
 
 
+def gate_passed(gate) -> tfx.dsl.Cond:
+    """Nodes created inside run only if the gate passed; its verdict says why when not."""
+    return tfx.dsl.Cond(gate.outputs["verdict"].future()[0].custom_property("passed") == 1)
+
+
 def create_pipeline(
     *,
     profile: Profile,
@@ -132,36 +137,38 @@ def create_pipeline(
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    gate = ValidationGate(anomalies=example_validator.outputs["anomalies"])
-    transform = tfx.components.Transform(
-        examples=example_gen.outputs["examples"],
-        schema=schema_gen.outputs["schema"],
-        preprocessing_fn=profile.preprocessing_fn,
+    gate = ValidationGate(
+        anomalies=example_validator.outputs["anomalies"], split_proof=split_check.outputs["proof"]
     )
-    # Transform takes no verdict input; the dependency alone keeps it behind the gate.
-    transform.add_upstream_node(gate)
-    transform.add_upstream_node(split_check)
-    trainer = tfx.components.Trainer(
-        run_fn=profile.run_fn,
-        examples=transform.outputs["transformed_examples"],
-        transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
-        train_args=tfx.proto.TrainArgs(num_steps=train_steps),
-        eval_args=tfx.proto.EvalArgs(num_steps=None),
-        custom_config=profile.custom_config(),
-    )
-    baseline = ServedBaseline(serving_model_dir=serving_model_dir, served_version=served_version)
-    evaluator = Evaluator(
-        examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["baseline"],
-        eval_config=eval_config(profile),
-    )
-    pusher = Pusher(
-        model=trainer.outputs["model"],
-        model_blessing=evaluator.outputs["blessing"],
-        serving_model_dir=serving_model_dir,
-    )
+    with gate_passed(gate):
+        transform = tfx.components.Transform(
+            examples=example_gen.outputs["examples"],
+            schema=schema_gen.outputs["schema"],
+            preprocessing_fn=profile.preprocessing_fn,
+        )
+        trainer = tfx.components.Trainer(
+            run_fn=profile.run_fn,
+            examples=transform.outputs["transformed_examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(num_steps=train_steps),
+            eval_args=tfx.proto.EvalArgs(num_steps=None),
+            custom_config=profile.custom_config(),
+        )
+        baseline = ServedBaseline(
+            serving_model_dir=serving_model_dir, served_version=served_version
+        )
+        evaluator = Evaluator(
+            examples=example_gen.outputs["examples"],
+            model=trainer.outputs["model"],
+            baseline_model=baseline.outputs["baseline"],
+            eval_config=eval_config(profile),
+        )
+        pusher = Pusher(
+            model=trainer.outputs["model"],
+            model_blessing=evaluator.outputs["blessing"],
+            serving_model_dir=serving_model_dir,
+        )
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
