@@ -176,3 +176,30 @@ def test_raw_signature_answers_as_the_examples_signature(runs):
     by_examples = model.signatures[SERVING_DEFAULT](**{EXAMPLES_INPUT: tf.constant(serialized)})
     np.testing.assert_allclose(by_raw[PROBABILITY], by_examples[PROBABILITY], atol=1e-6)
     np.testing.assert_array_equal(by_raw[LABEL], by_examples[LABEL])
+
+
+def test_a_run_killed_half_way_resumes_from_what_finished(tmp_path):
+    args = [
+        sys.executable, "-m", "pipeline.cli", "run", "wdbc", "--work-dir", str(tmp_path / "w"),
+        "--serving-base", str(tmp_path / "s"), "--train-steps", TRAIN_STEPS,
+    ]
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1"}
+    with subprocess.Popen(args, stdout=subprocess.PIPE, text=True, env=env) as proc:
+        for line in proc.stdout:
+            if line.split()[:2] == ["Trainer", "running..."]:
+                proc.kill()
+                break
+        proc.wait(timeout=60)
+    assert proc.returncode != 0
+    assert not (tmp_path / "s" / "wdbc").exists()
+
+    resumed = subprocess.run(args, capture_output=True, text=True, env=env, timeout=1200)
+    assert resumed.returncode == EXIT_OK, resumed.stdout + resumed.stderr
+    store = metadata.open_store(tmp_path / "w" / PIPELINE / "metadata.sqlite")
+    nodes = metadata.node_runs(store, metadata.run_ids(store, PIPELINE)[-1])
+    finished_before_kill = {"CsvExampleGen", "SplitCheck", "StatisticsGen", "SchemaImporter",
+                            "ExampleValidator", "ValidationGate", "Transform"}
+    assert {n: nodes[n].state for n in finished_before_kill} == dict.fromkeys(
+        finished_before_kill, "CACHED"
+    )
+    assert nodes["Trainer"].state == "COMPLETE" and nodes["Pusher"].state == "COMPLETE"
