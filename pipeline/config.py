@@ -147,6 +147,40 @@ class Beam:
 
 BEAM = Beam()
 
+
+@dataclass(frozen=True)
+class Serving:
+    """`bcpipe serve`, the gRPC client and the TF Serving config files it writes."""
+
+    # The models TF Serving's models.config lists (DESIGN.md, "Two pipelines").
+    models: tuple[str, ...] = ("idc_patch", "wdbc")
+    port: int = 8500
+    # TF Serving polls every second by default; a push is one atomic rename, so 2 s is plenty.
+    poll_seconds: float = 2.0
+    server_threads: int = 16
+    # gRPC's 4 MB default is too small for a batch of image patches.
+    max_message_bytes: int = 64 * 1024 * 1024
+    shutdown_grace_seconds: float = 10.0
+    # Each warmup record is replayed this often before a version becomes AVAILABLE.
+    warmup_iterations: int = 1
+    client_timeout_seconds: float = 10.0
+    client_attempts: int = 5
+    client_backoff_seconds: float = 0.2
+    client_backoff_max_seconds: float = 3.0
+    # Inputs per request; bigger inputs are split and the answers joined.
+    client_batch_size: int = 256
+    # models.config: versions a model keeps loaded when no stable/canary pin is known.
+    versions_loaded: int = 2
+    prometheus_path: str = "/monitoring/prometheus/metrics"
+    # TF Serving's --batching_parameters_file.
+    max_batch_size: int = 64
+    batch_timeout_micros: int = 2000
+    max_enqueued_batches: int = 100
+    num_batch_threads: int = 4
+
+
+SERVING = Serving()
+
 PROFILES: dict[str, Profile] = {WDBC.name: WDBC}
 
 

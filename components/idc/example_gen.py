@@ -1,0 +1,196 @@
+"""ExampleGen for the IDC archive: streams patches into tf.Examples and counts every quirk.
+
+The walk is distributed: the driver lists only the top level (patients, the mirror,
+strays); each patient folder is listed and decoded by Beam workers. Nothing quirky is
+fatal; each kind is counted, and the counts are kept with the Examples artifact.
+"""
+
+import io
+import json
+import os
+
+import apache_beam as beam
+import tensorflow as tf
+from PIL import Image
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.components.example_gen.component import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
+from tfx.types import artifact_utils
+from tfx.types import standard_component_specs as specs
+
+from components.idc.archive import MIRROR_DIR, is_patient_dir, parse_patch_name
+from pipeline.config import IDC_LABEL, IDC_PATCH_SIZE, IDC_PATIENT
+
+COUNTS_FILE = "ingestion_counts.json"
+COUNT_KEYS = ("patches_kept", "small_kept", "mirror_skipped", "empty_skipped",
+              "undecodable_skipped", "class_mismatch_skipped", "stray_ignored")
+# Beam writes its combined counts here (inside the artifact) before Do() folds them in.
+_STAGED_COUNTS = "_counts"
+
+
+class NoUsablePatchError(ValueError):
+    """The input tree holds no patch that could be used."""
+
+
+def _walk_files(path: str):
+    for directory, _, files in tf.io.gfile.walk(path):
+        for name in files:
+            yield os.path.join(directory, name)
+
+
+def top_level(root: str) -> list[tuple[str, str]]:
+    """(kind, path) for every entry below the root: patient, mirror or stray."""
+    if not tf.io.gfile.isdir(root):
+        raise NoUsablePatchError(f"{root}: not a directory")
+    entries = []
+    for name in sorted(n.rstrip("/") for n in tf.io.gfile.listdir(root)):
+        path = os.path.join(root, name)
+        if name == MIRROR_DIR:
+            entries.append(("mirror", path))
+        elif is_patient_dir(name) and tf.io.gfile.isdir(path):
+            entries.append(("patient", path))
+        else:
+            entries.append(("stray", path))  # .DS_Store, __MACOSX/, anything else
+    return entries
+
+
+def list_entry(entry: tuple[str, str]):
+    """(kind, file) for every file below one top-level entry."""
+    kind, path = entry
+    files = _walk_files(path) if tf.io.gfile.isdir(path) else [path]
+    for file in files:
+        yield (kind, file)
+
+
+def _image_size(content: bytes) -> tuple[int, int] | None:
+    """(height, width) of a fully decodable PNG, else None."""
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            if image.format != "PNG":
+                return None
+            image.load()
+            return image.height, image.width
+    except Exception:  # noqa: BLE001 - PIL raises many kinds for a broken file
+        return None
+
+
+def _example(content: bytes, patient: str, x: int, y: int, label: int, size) -> tf.train.Example:
+    height, width = size
+    feature = {
+        "image": tf.train.Feature(bytes_list=tf.train.BytesList(value=[content])),
+        IDC_LABEL: tf.train.Feature(int64_list=tf.train.Int64List(value=[label])),
+        IDC_PATIENT: tf.train.Feature(bytes_list=tf.train.BytesList(value=[patient.encode()])),
+    }
+    for key, value in (("x", x), ("y", y), ("height", height), ("width", width)):
+        feature[key] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+class _ReadPatch(beam.DoFn):
+    """Emits examples on the main output (as protos: ExampleGen partitions on a feature)
+    and one count per file on `counts`."""
+
+    COUNTS = "counts"
+
+    def process(self, item):
+        kind, path = item
+        if kind != "patient":
+            yield beam.pvalue.TaggedOutput(
+                self.COUNTS, "mirror_skipped" if kind == "mirror" else "stray_ignored"
+            )
+            return
+        relative = os.path.normpath(path).split(os.sep)[-3:]
+        name = parse_patch_name(relative[-1])
+        if len(relative) != 3 or name is None or relative[1] not in ("0", "1"):
+            yield beam.pvalue.TaggedOutput(self.COUNTS, "stray_ignored")
+            return
+        if int(relative[1]) != name.label or relative[0] != name.patient:
+            yield beam.pvalue.TaggedOutput(self.COUNTS, "class_mismatch_skipped")
+            return
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            content = handle.read()
+        if not content:
+            yield beam.pvalue.TaggedOutput(self.COUNTS, "empty_skipped")
+            return
+        size = _image_size(content)
+        if size is None:
+            yield beam.pvalue.TaggedOutput(self.COUNTS, "undecodable_skipped")
+            return
+        if size != (IDC_PATCH_SIZE, IDC_PATCH_SIZE):
+            yield beam.pvalue.TaggedOutput(self.COUNTS, "small_kept")
+        yield beam.pvalue.TaggedOutput(self.COUNTS, "patches_kept")
+        yield beam.pvalue.TaggedOutput(self.COUNTS, f"patient:{name.patient}")
+        yield _example(content, name.patient, name.x, name.y, name.label, size)
+
+
+def _summarise(counts: dict[str, int]) -> dict:
+    patients = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("patient:")}
+    summary = {key: counts.get(key, 0) for key in COUNT_KEYS}
+    summary["patients"] = len(patients)
+    summary["patches_per_patient"] = dict(sorted(patients.items()))
+    return summary
+
+
+@beam.ptransform_fn
+@beam.typehints.with_input_types(beam.Pipeline)
+@beam.typehints.with_output_types(tf.train.Example)
+def _ArchiveToExample(pipeline, exec_properties, split_pattern, counts_dir):  # noqa: N802
+    root = exec_properties[specs.INPUT_BASE_KEY]
+    read = (
+        pipeline
+        | "TopLevel" >> beam.Create(top_level(root))
+        | "ListFiles" >> beam.FlatMap(list_entry)
+        | "Spread" >> beam.Reshuffle()
+        | "Read" >> beam.ParDo(_ReadPatch()).with_outputs(_ReadPatch.COUNTS, main="examples")
+    )
+    _ = (
+        read[_ReadPatch.COUNTS]
+        | "CountPerKind" >> beam.combiners.Count.PerElement()
+        | "AllCounts" >> beam.combiners.ToDict()
+        | "Json" >> beam.Map(lambda counts: json.dumps(_summarise(counts), sort_keys=True))
+        | "WriteCounts" >> beam.io.WriteToText(
+            os.path.join(counts_dir, "counts"), shard_name_template="", num_shards=1
+        )
+    )
+    return read["examples"]
+
+
+class Executor(BaseExampleGenExecutor):
+    """Reads `input_base` as an IDC archive root (a local path or any TF file system)."""
+
+    def Do(self, input_dict, output_dict, exec_properties):  # noqa: N802 (TFX's name)
+        examples = artifact_utils.get_single_instance(output_dict["examples"])
+        self._counts_dir = os.path.join(examples.uri, _STAGED_COUNTS)
+        super().Do(input_dict, output_dict, exec_properties)
+        staged = os.path.join(self._counts_dir, "counts")
+        with tf.io.gfile.GFile(staged) as handle:
+            counts = json.loads(handle.read())
+        tf.io.gfile.rmtree(self._counts_dir)
+        with tf.io.gfile.GFile(os.path.join(examples.uri, COUNTS_FILE), "w") as handle:
+            json.dump(counts, handle, indent=2, sort_keys=True)
+        for key in (*COUNT_KEYS, "patients"):
+            examples.set_int_custom_property(key, counts[key])
+        if counts["patches_kept"] == 0:
+            raise NoUsablePatchError(
+                f"no usable patch under {exec_properties[specs.INPUT_BASE_KEY]}: "
+                f"{json.dumps({k: counts[k] for k in COUNT_KEYS})}"
+            )
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802
+        counts_dir = self._counts_dir
+
+        def transform(exec_properties, split_pattern):
+            return _ArchiveToExample(exec_properties, split_pattern, counts_dir)
+
+        return transform
+
+
+class IdcExampleGen(FileBasedExampleGen):
+    """FileBasedExampleGen over an IDC archive root; the split comes from output_config."""
+
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)
+
+
+def read_counts(examples_uri: str) -> dict:
+    with tf.io.gfile.GFile(os.path.join(examples_uri, COUNTS_FILE)) as handle:
+        return json.load(handle)
