@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
+import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
+
+from pipeline.config import Training
+from serving import signatures
 
 
 @dataclass(frozen=True)
@@ -90,3 +96,84 @@ def model_info(model_name: str, point: OperatingPoint, eval_labels: np.ndarray) 
         },
         "label_meaning": {"1": "malignant", "0": "benign"},
     }
+
+
+def split_labels(files: list[str], label_key: str) -> np.ndarray:
+    """Only the labels of a transformed split (file patterns), parsed alone."""
+    spec = {label_key: tf.io.FixedLenFeature([1], tf.int64)}
+    paths = [path for pattern in files for path in tf.io.gfile.glob(pattern)]
+    batches = tf.data.TFRecordDataset(paths, compression_type="GZIP").batch(4096)
+    return np.concatenate(
+        [tf.io.parse_example(b, spec)[label_key].numpy().reshape(-1) for b in batches]
+        or [np.zeros(0, np.int64)]
+    )
+
+
+def fit_and_export(
+    fn_args: tfx.components.FnArgs,
+    *,
+    build_model: Callable[[Training], tf.keras.Model],
+    raw_inputs: Mapping[str, tf.TensorSpec],
+    warmup_records: Callable[[object], list[dict]],
+    augment: Callable | None = None,
+    class_weights: Callable[[np.ndarray], dict[int, float]] | None = None,
+    batch_scale: int = 1,
+) -> OperatingPoint:
+    """The run_fn both datasets share: fit with early stopping on eval, choose the
+    operating threshold on eval, export the serving SavedModel.
+
+    raw_inputs: the serving_raw signature's inputs (also the serving features parsed from
+    tf.Examples); warmup_records: raw schema -> records for the warmup file.
+    """
+    custom = fn_args.custom_config
+    config = Training(**custom["training"])
+    label_key = custom["label_key"]
+    tf.keras.utils.set_random_seed(config.seed)
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    schema = tft_output.transformed_metadata.schema
+
+    def data(files, *, epochs, shuffle):
+        return dataset(
+            files, fn_args.data_accessor, schema, label_key=label_key,
+            batch_size=config.batch_size * batch_scale, num_epochs=epochs, shuffle=shuffle,
+            seed=config.seed,
+        )
+
+    train = data(fn_args.train_files, epochs=None, shuffle=True)
+    if augment is not None:
+        train = train.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    weights = None
+    if class_weights is not None:
+        weights = class_weights(split_labels(fn_args.train_files, label_key))
+    model = build_model(config)
+    model.fit(
+        train,
+        steps_per_epoch=config.steps_per_epoch,
+        epochs=max(1, math.ceil(fn_args.train_steps / config.steps_per_epoch)),
+        validation_data=data(fn_args.eval_files, epochs=1, shuffle=False),
+        class_weight=weights,
+        callbacks=[
+            tf.keras.callbacks.EarlyStopping(
+                monitor="val_auc", mode="max", patience=config.early_stopping_patience,
+                restore_best_weights=True,
+            ),
+            tf.keras.callbacks.TensorBoard(fn_args.model_run_dir),
+        ],
+        verbose=2,
+    )
+    labels, probabilities = predict_split(model, data(fn_args.eval_files, epochs=1, shuffle=False))
+    point = choose_operating_point(labels, probabilities, config.target_sensitivity)
+    serving_spec = {
+        name: spec for name, spec in tft_output.raw_feature_spec().items() if name in raw_inputs
+    }
+    signatures.save_serving_model(
+        fn_args.serving_model_dir,
+        model=model,
+        tft_layer=tft_output.transform_features_layer(),
+        raw_inputs=raw_inputs,
+        raw_feature_spec=serving_spec,
+        threshold=point.threshold,
+        info={**model_info(custom["model_name"], point, labels), "class_weights": weights},
+        warmup_records=warmup_records(tft_output.raw_metadata.schema),
+    )
+    return point

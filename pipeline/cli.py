@@ -12,6 +12,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from pipeline.config import SERVING
+
 # Must precede any TensorFlow import; the Makefile and the image set it too.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 # 3: TF's C++ start-up chatter (duplicate CUDA plugin registrations) is not an error here.
@@ -76,6 +78,32 @@ def _serving(name: str):
     return handler
 
 
+def _kubeflow(module: str):
+    def handler(args: argparse.Namespace) -> int:
+        from importlib import import_module
+
+        return import_module(f"pipeline.{module}").main(args)
+
+    return handler
+
+
+def _compile_arguments(parser: argparse.ArgumentParser) -> None:
+    """What `compile kubeflow` and `submit` both need to build the pipeline package."""
+    from pipeline.config import BEAM_RUNNERS
+
+    parser.add_argument("--pipeline", choices=["wdbc", "idc"], required=True)
+    parser.add_argument("--image", required=True, help="pipeline image the pods run")
+    parser.add_argument("--pipeline-root", required=True, help="artifact root URI (gs://, s3://)")
+    parser.add_argument("--data-root", help="default: PIPELINE_ROOT/data/PIPELINE")
+    parser.add_argument("--serving-base", help="push destination; default: PIPELINE_ROOT/serving")
+    parser.add_argument("--beam-runner", choices=BEAM_RUNNERS, default="direct")
+    parser.add_argument(
+        "--beam-arg", action="append", default=[], metavar="--FLAG=VALUE",
+        help="extra Beam argument (repeatable), e.g. --beam-arg=--project=my-project",
+    )
+    parser.add_argument("--train-steps", type=int, help="override the configured steps")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bcpipe", description="Breast-cancer classification pipelines (TFX)."
@@ -112,31 +140,58 @@ def build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(handler=_demo)
 
     serve = sub.add_parser("serve", help="serve pushed models over TF Serving's gRPC API")
-    serve.add_argument("--model-base", type=Path, required=True)
-    serve.add_argument("--port", type=int, default=8500)
-    serve.add_argument("--models-config", type=Path)
-    serve.add_argument("--poll-seconds", type=float, default=2.0)
-    serve.add_argument("--tls-cert", type=Path)
+    models = serve.add_mutually_exclusive_group(required=True)
+    models.add_argument("--model-base", type=Path, help="one model per sub-directory")
+    models.add_argument("--models-config", type=Path, help="a TF Serving models.config")
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=SERVING.port, help="0: any free port")
+    serve.add_argument("--poll-seconds", type=float, default=SERVING.poll_seconds)
+    serve.add_argument("--tls-cert", type=Path, help="PEM server certificate (with --tls-key)")
     serve.add_argument("--tls-key", type=Path)
     serve.set_defaults(handler=_serving("serve"))
 
     predict = sub.add_parser("predict", help="query a TF Serving endpoint")
     predict.add_argument("--server", required=True, help="HOST:PORT")
     predict.add_argument("--model", required=True)
-    predict.add_argument("--version", type=int)
-    predict.add_argument("--version-label")
+    pin = predict.add_mutually_exclusive_group()
+    pin.add_argument("--version", type=int)
+    pin.add_argument("--version-label")
     source = predict.add_mutually_exclusive_group(required=True)
     source.add_argument("--csv", type=Path, help="canonical WDBC CSV")
     source.add_argument("--png", type=Path, nargs="+", help="IDC patches")
     predict.add_argument("--signature", choices=["raw", "examples"], default="raw")
-    predict.add_argument("--timeout", type=float, default=10.0)
-    predict.add_argument("--ca-cert", type=Path)
+    predict.add_argument("--timeout", type=float, default=SERVING.client_timeout_seconds)
+    predict.add_argument("--ca-cert", type=Path, help="PEM CA certificate: use TLS")
     predict.set_defaults(handler=_serving("predict"))
 
     config = sub.add_parser("serving-config", help="write TF Serving's config files")
     config.add_argument("--model-base", required=True, help="path as the server sees it")
+    config.add_argument("--local-base", help="where to read pushed versions (default: model base)")
     config.add_argument("--out", type=Path, required=True)
     config.set_defaults(handler=_serving("serving_config"))
+
+    compile_ = sub.add_parser("compile", help="compile a pipeline for an orchestrator")
+    targets = compile_.add_subparsers(dest="compile_target", required=True, metavar="TARGET")
+    kubeflow = targets.add_parser("kubeflow", help="Kubeflow Pipelines v2 (or Vertex AI)")
+    _compile_arguments(kubeflow)
+    kubeflow.add_argument("--out", type=Path, required=True, help="directory for the package")
+    kubeflow.add_argument("--target", choices=["kfp", "vertex"], default="kfp")
+    kubeflow.set_defaults(handler=_kubeflow("kubeflow_runner"))
+
+    submit = sub.add_parser(
+        "submit", help="compile, upload (or add a version) and start a run on Kubeflow Pipelines",
+        epilog="The API token, if the endpoint needs one, is read from $KFP_TOKEN.",
+    )
+    submit.add_argument("--host", required=True, help="KFP API endpoint URL")
+    _compile_arguments(submit)
+    submit.add_argument("--experiment", help="default: bcpipe")
+    submit.add_argument("--run-name", help="default: PIPELINE-<time>")
+    submit.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE",
+        help="run-time parameter (repeatable): data_root, serving_model_dir",
+    )
+    submit.add_argument("--wait", action="store_true", help="wait for the run; exit 0 only if it succeeded")
+    submit.set_defaults(handler=_kubeflow("kubeflow_submit"))
     return parser
 
 

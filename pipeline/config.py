@@ -68,13 +68,29 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Toleration:
+    """A Kubernetes toleration, as kfp-kubernetes writes it into the platform spec."""
+
+    key: str
+    operator: str = "Exists"
+    value: str = ""
+    effect: str = "NoSchedule"
+
+
+@dataclass(frozen=True)
 class Resources:
-    """What the Trainer pod asks Kubernetes for."""
+    """What the Trainer pod asks Kubernetes for (quantities in Kubernetes notation)."""
 
     cpu: str = "4"
     memory: str = "16G"
     gpus: int = 0
+    # The extended resource on open-source KFP; Vertex AI names the accelerator model instead.
     gpu_type: str = "nvidia.com/gpu"
+    vertex_accelerator: str = "NVIDIA_TESLA_T4"
+    # Where a pod that asks for GPUs may be scheduled: the GPU pool's node label (set by
+    # NVIDIA's GPU feature discovery) and its taint, which keeps other pods off it.
+    gpu_node_selector: tuple[tuple[str, str], ...] = (("nvidia.com/gpu.present", "true"),)
+    gpu_tolerations: tuple[Toleration, ...] = (Toleration(key="nvidia.com/gpu"),)
 
 
 @dataclass(frozen=True)
@@ -94,7 +110,10 @@ class Profile:
     split_buckets: tuple[tuple[str, int], ...] = (("train", 8), ("eval", 1), ("test", 1))
     # Feature slices for the Evaluator, each a tuple of feature keys (empty = overall).
     slices: tuple[tuple[str, ...], ...] = ((),)
-    trainer_resources: Resources = Resources()
+    # Numeric features the review report cuts into quantile bins (edges: quantiles of the
+    # train split) to show how the model does across their range.
+    quantile_slices: tuple[str, ...] = ()
+    trainer_resources: Resources = Resources(cpu="2", memory="4G")
 
     @property
     def schema_file(self) -> Path:
@@ -127,6 +146,8 @@ WDBC = Profile(
         early_stopping_patience=15,
         target_sensitivity=0.95,
     ),
+    # Size of the tumour: small ones are where a missed cancer is most likely.
+    quantile_slices=("radius_mean",),
 )
 
 @dataclass(frozen=True)
@@ -136,6 +157,19 @@ class Beam:
 
     direct_running_mode: str = "in_memory"
     direct_num_workers: int = 1
+    # A pod has its cores to itself: DirectRunner there uses them all (0 = one per core).
+    pod_direct_running_mode: str = "multi_processing"
+    pod_direct_num_workers: int = 0
+    # Dataflow: empty project = Beam's default (the environment's credentials); override
+    # with `--beam-arg=--project=...`. Workers run the pipeline image.
+    dataflow_project: str = ""
+    dataflow_region: str = "us-central1"
+    # Flink and Spark through their Beam job servers; the Python SDK workers run as a worker
+    # pool beside each task manager (EXTERNAL), as the Flink and Spark operators deploy them.
+    flink_job_endpoint: str = "flink-beam-jobserver.flink.svc.cluster.local:8099"
+    spark_job_endpoint: str = "spark-beam-jobserver.spark.svc.cluster.local:8099"
+    portable_environment_type: str = "EXTERNAL"
+    portable_environment_config: str = "localhost:50000"
 
     def direct_args(self) -> list[str]:
         return [
@@ -144,8 +178,79 @@ class Beam:
             f"--direct_num_workers={self.direct_num_workers}",
         ]
 
+    def cluster_args(self, runner: str, *, image: str, temp_location: str) -> list[str]:
+        """Arguments of Beam steps that run in a pod; `runner` is one of BEAM_RUNNERS."""
+        portable = [
+            "--runner=PortableRunner",
+            f"--environment_type={self.portable_environment_type}",
+            f"--environment_config={self.portable_environment_config}",
+        ]
+        presets = {
+            "direct": [
+                "--runner=DirectRunner",
+                f"--direct_running_mode={self.pod_direct_running_mode}",
+                f"--direct_num_workers={self.pod_direct_num_workers}",
+            ],
+            "dataflow": [
+                "--runner=DataflowRunner",
+                *([f"--project={self.dataflow_project}"] if self.dataflow_project else []),
+                f"--region={self.dataflow_region}",
+                f"--temp_location={temp_location}",
+                f"--sdk_container_image={image}",
+                "--experiments=use_runner_v2",
+            ],
+            "flink": [*portable, f"--job_endpoint={self.flink_job_endpoint}"],
+            "spark": [*portable, f"--job_endpoint={self.spark_job_endpoint}"],
+        }
+        if runner not in presets:
+            raise ValueError(f"unknown Beam runner {runner!r}; choose from {BEAM_RUNNERS}")
+        return presets[runner]
+
+
+BEAM_RUNNERS = ("direct", "dataflow", "flink", "spark")
+
 
 BEAM = Beam()
+
+
+@dataclass(frozen=True)
+class Kubeflow:
+    """`bcpipe compile kubeflow` and `bcpipe submit`."""
+
+    # What a pod runs: the image's Python with bcpipe installed (see pipeline/pod_entrypoint.py).
+    pod_command: tuple[str, ...] = ("python", "-m", "pipeline.pod_entrypoint")
+    # Under the pipeline root unless --data-root / --serving-base say otherwise.
+    data_dir: str = "data"
+    serving_dir: str = "serving"
+    beam_temp_dir: str = "beam-tmp"
+    # The API token for `bcpipe submit`; read from the environment only.
+    token_env: str = "KFP_TOKEN"
+    default_experiment: str = "bcpipe"
+    wait_timeout_seconds: int = 12 * 3600
+    wait_poll_seconds: int = 10
+
+
+KUBEFLOW = Kubeflow()
+
+
+@dataclass(frozen=True)
+class Review:
+    """How the review report estimates uncertainty and draws its curves."""
+
+    # Resamples are drawn over patients (ids for WDBC): patches of one patient are not
+    # independent, so resampling patches would make the intervals too narrow.
+    bootstrap_resamples: int = 2000
+    confidence: float = 0.95
+    seed: int = 20240611
+    calibration_bins: int = 10
+    quantile_bins: int = 4
+    # ROC and PR curves are thinned to at most this many points for the page.
+    curve_points: int = 200
+    # Feature histograms and the per-slice table stop after this many rows.
+    max_table_rows: int = 40
+
+
+REVIEW = Review()
 
 
 @dataclass(frozen=True)
@@ -181,7 +286,30 @@ class Serving:
 
 SERVING = Serving()
 
-PROFILES: dict[str, Profile] = {WDBC.name: WDBC}
+IDC = Profile(
+    name="idc",
+    model_name="idc_patch",
+    label_key=IDC_LABEL,
+    partition_key=IDC_PATIENT,
+    schema_dir=SCHEMA_DIR / "idc",
+    preprocessing_fn="components.idc.preprocessing.preprocessing_fn",
+    run_fn="components.idc.model.run_fn",
+    thresholds=Thresholds(accuracy=0.80, auc=0.90, sensitivity=0.85, specificity=0.75),
+    training=Training(
+        batch_size=64,
+        train_steps=6000,
+        steps_per_epoch=200,
+        learning_rate=1e-4,
+        dropout=0.5,
+        early_stopping_patience=5,
+        target_sensitivity=0.90,
+    ),
+    example_gen="idc",
+    slices=((), (IDC_PATIENT,)),
+    trainer_resources=Resources(cpu="8", memory="32G", gpus=1),
+)
+
+PROFILES: dict[str, Profile] = {WDBC.name: WDBC, IDC.name: IDC}
 
 
 def profile(name: str) -> Profile:

@@ -222,6 +222,9 @@ def summary(profile: config.Profile, outcome: RunOutcome, paths: RunPaths) -> st
     lines.append(f"artifacts: {paths.pipeline_root}")
     lines.append(f"metadata:  {paths.metadata_path}")
     lines.append(f"log:       {outcome.log_file}")
+    report = outcome.nodes.get("ReviewReport")
+    if report and report.outputs.get("report"):
+        lines.append(f"report:    {metadata.custom_str(report.outputs['report'][0], 'html')}")
     return "\n".join(lines)
 
 

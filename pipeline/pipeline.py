@@ -7,11 +7,14 @@ from tfx import v1 as tfx
 
 from components.baseline import ServedBaseline
 from components.evaluator import Evaluator
+from components.idc.example_gen import IdcExampleGen
 from components.pusher import Pusher
+from components.report.provenance import code_version
+from components.review_report import ReviewReport
 from components.schema_importer import SchemaImporter, fingerprint
 from components.split_check import SplitCheck
 from components.validation_gate import ValidationGate
-from pipeline.config import Profile
+from pipeline.config import PROJECT_ROOT, Profile
 from serving.signatures import LABEL, PROBABILITY
 
 
@@ -37,12 +40,34 @@ def _example_gen(profile: Profile, data_root: str):
             ),
             output_config=_output_config(profile),
         )
+    if profile.example_gen == "idc":
+        return IdcExampleGen(
+            input_base=data_root,
+            # patient/class folders: their mtimes change when patches come or go, so the
+            # driver's fingerprint notices new data without stat-ing every patch.
+            input_config=tfx.proto.Input(
+                splits=[tfx.proto.Input.Split(name="archive", pattern="*/*")]
+            ),
+            output_config=_output_config(profile),
+        )
     raise ValueError(f"profile {profile.name}: unknown example_gen {profile.example_gen!r}")
 
 
-def _threshold(lower_bound: float) -> tfma.MetricThreshold:
-    return tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": lower_bound})
+def _overall(threshold: tfma.MetricThreshold) -> dict:
+    """Gate on the whole eval split only: per-slice values (one patient, edge patches) are
+    reported, not gated, or a patient with few positives would block every model."""
+    return {
+        "per_slice_thresholds": [
+            tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
+        ]
+    }
+
+
+def _at_least(lower_bound: float) -> dict:
+    return _overall(
+        tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": lower_bound})
+        )
     )
 
 
@@ -62,12 +87,14 @@ def eval_config(profile: Profile) -> tfma.EvalConfig:
     ]
     auc = tfma.MetricConfig(
         class_name="AUC",
-        threshold=tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": t.auc}),
-            change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                absolute={"value": -t.auc_change_tolerance},
-            ),
+        **_overall(
+            tfma.MetricThreshold(
+                value_threshold=tfma.GenericValueThreshold(lower_bound={"value": t.auc}),
+                change_threshold=tfma.GenericChangeThreshold(
+                    direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                    absolute={"value": -t.auc_change_tolerance},
+                ),
+            )
         ),
     )
     probability_metrics = [
@@ -75,21 +102,23 @@ def eval_config(profile: Profile) -> tfma.EvalConfig:
         auc,
         tfma.MetricConfig(class_name="AUCPrecisionRecall"),
         tfma.MetricConfig(class_name="BinaryCrossentropy"),
+        # The Brier score: the mean squared error of P(malignant) against the 0/1 label.
+        tfma.MetricConfig(class_name="MeanSquaredError", config='{"name": "brier_score"}'),
         tfma.MetricConfig(class_name="MeanPrediction"),
         tfma.MetricConfig(class_name="MeanLabel"),
         tfma.MetricConfig(class_name="CalibrationPlot"),
         tfma.MetricConfig(class_name="ConfusionMatrixPlot"),
     ]
     decision_metrics = [
-        tfma.MetricConfig(class_name="BinaryAccuracy", threshold=_threshold(t.accuracy)),
+        tfma.MetricConfig(class_name="BinaryAccuracy", **_at_least(t.accuracy)),
         tfma.MetricConfig(
-            class_name="Recall", config='{"name": "sensitivity"}',
-            threshold=_threshold(t.sensitivity),
+            class_name="Recall", config='{"name": "sensitivity"}', **_at_least(t.sensitivity)
         ),
-        tfma.MetricConfig(class_name="Specificity", threshold=_threshold(t.specificity)),
+        tfma.MetricConfig(class_name="Specificity", **_at_least(t.specificity)),
         tfma.MetricConfig(class_name="Precision"),
         tfma.MetricConfig(class_name="NegativePredictiveValue"),
         tfma.MetricConfig(class_name="F1Score"),
+        tfma.MetricConfig(class_name="BalancedAccuracy"),
         tfma.MetricConfig(class_name="ConfusionMatrixAtThresholds",
                           config='{"thresholds": [0.5]}'),
     ]
@@ -169,12 +198,30 @@ def create_pipeline(
             model_blessing=evaluator.outputs["blessing"],
             serving_model_dir=serving_model_dir,
         )
+    # Outside the Cond: it reports a rejected span too. What the Cond skipped arrives empty.
+    report = ReviewReport(
+        profile=profile.name,
+        code_version=code_version(PROJECT_ROOT),
+        pipeline_root=pipeline_root,
+        examples=example_gen.outputs["examples"],
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_gen.outputs["schema"],
+        anomalies=example_validator.outputs["anomalies"],
+        split_proof=split_check.outputs["proof"],
+        verdict=gate.outputs["verdict"],
+        transform_graph=transform.outputs["transform_graph"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["baseline"],
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
+        pushed_model=pusher.outputs["pushed_model"],
+    )
     return tfx.dsl.Pipeline(
         pipeline_name=pipeline_name,
         pipeline_root=pipeline_root,
         components=[
             example_gen, split_check, statistics_gen, schema_gen, example_validator, gate,
-            transform, trainer, baseline, evaluator, pusher,
+            transform, trainer, baseline, evaluator, pusher, report,
         ],
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,

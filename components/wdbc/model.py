@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import tensorflow as tf
-import tensorflow_transform as tft
 from tfx import v1 as tfx
 
 from components import training
 from pipeline.config import WDBC_FEATURES, Training
-from serving import signatures
 
 
 def build_model(config: Training) -> tf.keras.Model:
@@ -44,48 +40,9 @@ def _warmup_records(raw_schema) -> list[dict[str, float]]:
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    custom = fn_args.custom_config
-    config = Training(**custom["training"])
-    label_key = custom["label_key"]
-    tf.keras.utils.set_random_seed(config.seed)
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    schema = tft_output.transformed_metadata.schema
-
-    def data(files, *, epochs, shuffle):
-        return training.dataset(
-            files, fn_args.data_accessor, schema, label_key=label_key,
-            batch_size=config.batch_size, num_epochs=epochs, shuffle=shuffle, seed=config.seed,
-        )
-
-    model = build_model(config)
-    model.fit(
-        data(fn_args.train_files, epochs=None, shuffle=True),
-        steps_per_epoch=config.steps_per_epoch,
-        epochs=max(1, math.ceil(fn_args.train_steps / config.steps_per_epoch)),
-        validation_data=data(fn_args.eval_files, epochs=1, shuffle=False),
-        callbacks=[
-            tf.keras.callbacks.EarlyStopping(
-                monitor="val_auc", mode="max", patience=config.early_stopping_patience,
-                restore_best_weights=True,
-            ),
-            tf.keras.callbacks.TensorBoard(fn_args.model_run_dir),
-        ],
-        verbose=2,
-    )
-    labels, probabilities = training.predict_split(
-        model, data(fn_args.eval_files, epochs=1, shuffle=False)
-    )
-    point = training.choose_operating_point(labels, probabilities, config.target_sensitivity)
-    raw_spec = {
-        name: spec for name, spec in tft_output.raw_feature_spec().items() if name in WDBC_FEATURES
-    }
-    signatures.save_serving_model(
-        fn_args.serving_model_dir,
-        model=model,
-        tft_layer=tft_output.transform_features_layer(),
+    training.fit_and_export(
+        fn_args,
+        build_model=build_model,
         raw_inputs={name: tf.TensorSpec([None], tf.float32, name=name) for name in WDBC_FEATURES},
-        raw_feature_spec=raw_spec,
-        threshold=point.threshold,
-        info=training.model_info(custom["model_name"], point, labels),
-        warmup_records=_warmup_records(tft_output.raw_metadata.schema),
+        warmup_records=_warmup_records,
     )

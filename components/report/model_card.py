@@ -1,0 +1,152 @@
+"""The model card (Mitchell et al., 2019, "Model Cards for Model Reporting").
+
+The prose is per data set and reviewed like code; every number comes from the report.
+"""
+
+from __future__ import annotations
+
+NO_DEMOGRAPHICS = (
+    "Neither data set records age, sex, ethnicity, menopausal status, breast density, "
+    "referring site or the device that produced the image. Performance across those "
+    "groups is therefore unknown: the report cannot show it, and absence of a gap in "
+    "the slices below is not evidence that there is none."
+)
+_COMMON_OUT_OF_SCOPE = [
+    "Deciding a diagnosis or a treatment without a pathologist or clinician.",
+    "Screening populations (the data are diagnostic samples, with far more cancers than "
+    "a screening population has).",
+    "Any population, site, scanner or preparation protocol other than the data's.",
+]
+TEXT = {
+    "wdbc": {
+        "model_type": "1D convolutional network over the 30 nuclear measurements "
+        "(z-scored by the TFT graph inside the SavedModel); output P(malignant) and a "
+        "0/1 label at the operating threshold.",
+        "data": "Wisconsin Diagnostic Breast Cancer (UCI): 569 fine-needle aspirates of "
+        "breast masses from one clinic (University of Wisconsin Hospitals, Madison), each "
+        "described by the mean, standard error and worst value of 10 measurements of the "
+        "cell nuclei in a digitised image; diagnosis malignant (1) or benign (0).",
+        "primary_uses": [
+            "Second reader on fine-needle aspirate measurements: flags masses the "
+            "measurements suggest are malignant, for a cytopathologist to review.",
+        ],
+        "primary_users": ["Cytopathologists and the clinical teams they report to."],
+        "out_of_scope": [
+            "Inputs not computed with the original WDBC image-analysis protocol.",
+            *_COMMON_OUT_OF_SCOPE,
+        ],
+        "relevant_factors": [
+            "Tumour size (radius): small masses are where a miss is most likely; the "
+            "report slices by it.",
+            "Image-analysis protocol and operator, which the data do not record.",
+        ],
+        "ethical": [
+            "A false negative delays the treatment of a cancer; the operating threshold is "
+            "chosen for sensitivity at the cost of more false positives (more biopsies).",
+            "569 cases from one clinic in the 1990s: the held-out splits hold a few dozen "
+            "cases each, so every interval is wide.",
+        ],
+        "caveats": [
+            "Recalibrate and re-validate on local data before any use elsewhere.",
+            "Check the intervals, not only the point estimates: with 40-60 cases per split "
+            "one more miss moves sensitivity by several points.",
+        ],
+    },
+    "idc": {
+        "model_type": "2D convolutional network over 50x50 px RGB patches; output "
+        "P(invasive ductal carcinoma) and a 0/1 label at the operating threshold.",
+        "data": "The public IDC histopathology archive: 50x50 px patches of whole-mount "
+        "breast cancer slides scanned at 40x, one folder per patient, each patch "
+        "labelled IDC-positive (1) or negative (0) from a pathologist's annotation of "
+        "the slide. Splits are by patient.",
+        "primary_uses": [
+            "Highlighting regions of a slide likely to contain invasive ductal carcinoma, "
+            "for a pathologist to review.",
+        ],
+        "primary_users": ["Pathologists."],
+        "out_of_scope": [
+            "Whole-slide diagnosis from patch scores without a pathologist.",
+            "Other tumour types, other stains, magnifications or scanners.",
+            *_COMMON_OUT_OF_SCOPE,
+        ],
+        "relevant_factors": [
+            "Patient: patches of one patient are alike; the report slices by patient and "
+            "resamples patients, not patches, for its intervals.",
+            "Stain, scanner and slide preparation, which the data do not record.",
+        ],
+        "ethical": [
+            "Patch labels come from region annotations: patches at region borders are "
+            "noisy, so patch-level errors overstate and understate slide-level ones.",
+            "A missed region may mean an under-staged cancer; the operating threshold is "
+            "chosen for sensitivity.",
+        ],
+        "caveats": [
+            "Patch metrics are not patient outcomes; validate at the slide level before "
+            "clinical use.",
+            "Recalibrate and re-validate on local slides before any use elsewhere.",
+        ],
+    },
+}
+HEADLINE = ("auc", "sensitivity", "specificity", "ppv", "npv", "brier_score", "ece")
+
+
+def _metric_rows(split: dict) -> list[dict]:
+    return [{"metric": name, **{k: split["metrics"][name][k] for k in ("value", "low", "high")}}
+            for name in HEADLINE]
+
+
+def build(report: dict, profile) -> dict:
+    """The card for this run's candidate (or, when none was trained, why not)."""
+    text = TEXT[profile.name]
+    model = report["model"]
+    data = report["data"]
+    trained = model.get("trained", False)
+    test = model["splits"].get("test") if trained else None
+    return {
+        "model_details": {
+            "name": profile.model_name,
+            "pipeline": report["run"]["pipeline"],
+            "version": report["decision"].get("version"),
+            "date": report["run"]["generated_at"],
+            "type": text["model_type"],
+            "code_version": report["lineage"]["code_version"],
+            "operating_threshold": model.get("threshold"),
+            "label_meaning": "1 = malignant / IDC-positive, 0 = benign / negative",
+        },
+        "intended_use": {
+            "primary_uses": text["primary_uses"],
+            "primary_users": text["primary_users"],
+            "out_of_scope": text["out_of_scope"],
+        },
+        "factors": {
+            "relevant": text["relevant_factors"],
+            "evaluation": [f"slices by {f}" for f in sorted(
+                {r["feature"] for r in model["slices"]["rows"]})] if trained else [],
+            "not_available": NO_DEMOGRAPHICS,
+        },
+        "metrics": {
+            "measures": list(HEADLINE),
+            "decision_threshold": model.get("threshold"),
+            "variation": model.get("bootstrap", {}).get("method"),
+            "test": _metric_rows(test) if test else [],
+        },
+        "evaluation_data": {
+            "description": text["data"],
+            "splits": {s: v for s, v in data["class_balance"].items() if s != "train"},
+        },
+        "training_data": {
+            "description": text["data"],
+            "split": data["class_balance"].get("train"),
+        },
+        "quantitative_analyses": {
+            "worst_slices": [
+                {"split": r["split"], "slice": r["slice"], "examples": r["examples"],
+                 "accuracy": r["metrics"]["accuracy"]["value"],
+                 "sensitivity": r["metrics"]["sensitivity"]["value"]}
+                for r in model["slices"]["rows"][:5]
+            ] if trained else [],
+        },
+        "ethical_considerations": [*text["ethical"], NO_DEMOGRAPHICS],
+        "caveats_and_recommendations": text["caveats"],
+        "decision": report["decision"],
+    }

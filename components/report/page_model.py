@@ -1,0 +1,146 @@
+"""The model section of the page: how good the candidate is, and for whom."""
+
+from __future__ import annotations
+
+from components.report import svg
+from components.report.blocks import Figures, Heading, Para, Section, Table
+from components.report.fmt import METRIC_NAMES, interval, num, pass_fail, signed_interval
+from components.report.metrics import METRICS
+
+
+def _metrics_table(model: dict) -> Table:
+    splits = list(model["splits"])
+    rows = [[METRIC_NAMES[name], *(interval(model["splits"][s]["metrics"][name])
+                                   for s in splits)] for name in METRICS]
+    counts = [["examples / positives / " + model["bootstrap"]["unit"] + " values",
+               *(f"{num(model['splits'][s]['examples'])} / {num(model['splits'][s]['positives'])}"
+                 f" / {num(model['splits'][s]['partitions'])}" for s in splits)]]
+    confidence = round(model["bootstrap"]["confidence"] * 100)
+    return Table(
+        ["metric", *(f"{s} [{confidence}% interval]" for s in splits)], rows + counts,
+        caption=(f"At the operating threshold {num(model['threshold'], 4)}; intervals from "
+                 f"{model['bootstrap']['resamples']} bootstrap resamples of "
+                 f"{model['bootstrap']['unit']} values ({model['bootstrap']['method']})"),
+    )
+
+
+def _confusion(model: dict) -> list:
+    tables = []
+    for split, part in model["splits"].items():
+        c = part["confusion"]
+        tables.append(Table(
+            ["", "predicted 1 (malignant)", "predicted 0 (benign)"],
+            [["actual 1", (num(c["true_positives"]), "good"), (num(c["false_negatives"]), "bad")],
+             ["actual 0", (num(c["false_positives"]), "warn"), (num(c["true_negatives"]), "good")]],
+            caption=f"Confusion matrix, {split} split, threshold {num(model['threshold'], 4)}",
+        ))
+    return tables
+
+
+def _curves(model: dict) -> Figures:
+    splits = model["splits"]
+    roc = svg.line_chart(
+        "ROC", [(s, [(p[0], p[1]) for p in v["roc"]]) for s, v in splits.items()],
+        x_label="false positive rate", y_label="sensitivity", diagonal=True,
+        markers=[(s, v["operating_point"]["false_positive_rate"],
+                  v["operating_point"]["sensitivity"]) for s, v in splits.items()],
+    )
+    pr = svg.line_chart(
+        "Precision-recall", [(s, [(p[0], p[1]) for p in v["pr"]]) for s, v in splits.items()],
+        x_label="recall (sensitivity)", y_label="precision (PPV)",
+        markers=[(s, v["operating_point"]["sensitivity"], v["operating_point"]["ppv"])
+                 for s, v in splits.items()],
+    )
+    calibration = svg.line_chart(
+        "Calibration", [(s, [(b["mean_probability"], b["observed_rate"])
+                             for b in v["calibration"] if b["examples"]])
+                        for s, v in splits.items()],
+        x_label="mean P(malignant) in bin", y_label="observed share malignant", diagonal=True,
+    )
+    return Figures([roc, pr, calibration],
+                   caption="Dots: the operating point. Calibration: equal-width bins; "
+                           "the dashed line is perfect calibration.")
+
+
+def _cross_check(model: dict) -> list:
+    if not model["cross_check"]:
+        return [Para("No TFMA evaluation to check against.", tone="warn")]
+    rows = [[r["metric"], num(r["report"], 6), num(r["tfma"], 6), num(r["tolerance"], 6),
+             ("n/a", "") if r["agree"] is None else pass_fail(r["agree"])]
+            for r in model["cross_check"]]
+    disagree = [r["metric"] for r in model["cross_check"] if r["agree"] is False]
+    return [
+        Para("The report scores the model itself (the served signature) for intervals, "
+             "the test split and slices; on the eval split its numbers must match TFMA's. "
+             + (f"They do NOT for: {', '.join(disagree)}." if disagree else "They do."),
+             tone="bad" if disagree else "good"),
+        Table(["metric", "report", "TFMA", "tolerance", "agree"], rows,
+              caption=f"Eval split, report vs TFMA ({model['tfma']['uri']})"),
+    ]
+
+
+def _slices(model: dict, limit: int) -> list:
+    rows = model["slices"]["rows"]
+    table = Table(
+        ["split", "slice", "examples", "positives", "accuracy", "sensitivity", "specificity",
+         "AUC"],
+        [[r["split"], r["slice"], num(r["examples"]), num(r["positives"]),
+          *(interval(r["metrics"][m]) for m in ("accuracy", "sensitivity", "specificity",
+                                                 "auc"))] for r in rows[:limit]],
+        caption="Slices, worst (lowest accuracy) first"
+        + (f"; first {limit} of {len(rows)}" if len(rows) > limit else ""),
+    )
+    return [table]
+
+
+def _baseline(model: dict) -> list:
+    served = model["baseline"]["served_version"]
+    if not served:
+        return [Para("No model was served when this run started: there is no baseline, and "
+                     "TFMA did not apply the change threshold.")]
+    rows = []
+    for split, part in model["splits"].items():
+        for name in METRICS:
+            m = part["metrics"][name]
+            rows.append([split, METRIC_NAMES[name], num(m["value"]),
+                         num(m["baseline"]["value"]), signed_interval(m["change"])])
+    tfma = model["tfma"]["metrics"] if model["tfma"] else {}
+    tfma_rows = [[k, num(v, 4), num(tfma.get("baseline", {}).get(k), 4),
+                  num(tfma.get("change", {}).get(k), 4)]
+                 for k, v in sorted(tfma.get("candidate", {}).items())]
+    return [
+        Para(f"Baseline: version {served} as served when the run started "
+             f"({model['baseline']['uri']})."),
+        Table(["split", "metric", "candidate", "baseline", "change [paired interval]"], rows,
+              caption="Candidate vs the served model, same examples and resamples"),
+        Table(["TFMA metric", "candidate", "baseline", "change"], tfma_rows,
+              caption="TFMA's comparison on the eval split"),
+    ]
+
+
+def _operating_point(model: dict) -> Para:
+    point = model["info"].get("operating_point", {})
+    return Para(
+        f"Operating threshold {num(model['threshold'], 4)}: the highest threshold reaching a "
+        f"sensitivity of {num(point.get('target_sensitivity'))} on the {point.get('chosen_on')} "
+        f"split when the model was trained (there: sensitivity "
+        f"{num(point.get('eval_sensitivity'))}, specificity "
+        f"{num(point.get('eval_specificity'))}). P(malignant) at or above it is reported "
+        f"as malignant."
+    )
+
+
+def section(model: dict, limit: int) -> Section:
+    if not model["trained"]:
+        return Section("model", "Model", [Para(
+            "No model was trained in this run: see the decision and the data anomalies.",
+            tone="bad")])
+    return Section("model", "Model", [
+        _operating_point(model),
+        Heading("Metrics on eval and test"), _metrics_table(model),
+        Heading("Confusion matrices"), *_confusion(model),
+        Heading("ROC, precision-recall and calibration"), _curves(model),
+        Heading("Per-slice metrics"), *_slices(model, limit),
+        Heading("Baseline comparison"), *_baseline(model),
+        Heading("Cross-check with TFMA"), *_cross_check(model),
+    ])

@@ -1,0 +1,266 @@
+"""Compiles a pipeline for Kubeflow Pipelines v2 on Kubernetes, or for Vertex AI.
+
+Thin, like TFX's kubeflow_v2_runner template: `create_pipeline` builds the same DAG the
+local runner runs; only what differs on a cluster is chosen here. Compiling uploads nothing
+and needs no credentials: module code is referenced by dotted path and baked into the image.
+
+TFX 1.16's compiler writes for Vertex AI. For open-source KFP (DESIGN.md, "Kubeflow target"):
+- schema 2.1.0 as YAML, the pipeline root as `defaultPipelineRoot`, and a second document
+  `platforms: kubernetes:` putting the Trainer on the GPU node pool;
+- no resolver nodes: the baseline is whatever is served when the run gets there
+  (ServedBaseline with -1), so that step is never taken from KFP's cache;
+- no pre-cache hook: ExampleGen's driver runs in the pod (pipeline/pod_entrypoint.py) and
+  ExampleGen is never taken from KFP's cache, whose key cannot see a new span.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import re
+from pathlib import Path
+
+from pipeline import cli, config
+from pipeline.pod_entrypoint import INPUTS_SPEC, OUTPUTS_SPEC
+
+TARGETS = ("kfp", "vertex")
+DATA_ROOT = "data_root"
+SERVING_MODEL_DIR = "serving_model_dir"
+
+_DECIMAL = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
+_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+
+
+def pipeline_name(profile: config.Profile) -> str:
+    return f"bcpipe-{profile.name}"
+
+
+def package_file(profile: config.Profile, target: str) -> str:
+    return f"{pipeline_name(profile)}.{'yaml' if target == 'kfp' else 'json'}"
+
+
+def join(base: str, *parts: str) -> str:
+    """Joins URI parts with '/', which os.path.join would not do for gs:// on every OS."""
+    return "/".join([base.rstrip("/"), *parts])
+
+
+def cpus(quantity: str) -> float:
+    """A Kubernetes CPU quantity ("4", "500m") in cores."""
+    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
+
+
+def gigabytes(quantity: str) -> float:
+    """A Kubernetes memory quantity ("16G", "4Gi", "512M") in GB (10^9 bytes): KFP writes
+    the pipeline spec's memory limit back as "<value>G"."""
+    match = re.fullmatch(r"([0-9.]+)([kMGT]i?)?", quantity)
+    if not match:
+        raise ValueError(f"not a memory quantity: {quantity!r}")
+    number, unit = float(match.group(1)), match.group(2) or ""
+    return number * _BINARY.get(unit, _DECIMAL.get(unit, 0)) / 1e9
+
+
+def resource_spec(resources: config.Resources, target: str):
+    """What the Trainer asks for: on KFP also as requests, so the scheduler reserves it."""
+    from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+
+    spec = pb.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec(
+        cpu_limit=cpus(resources.cpu), memory_limit=gigabytes(resources.memory)
+    )
+    if target == "kfp":
+        spec.cpu_request, spec.memory_request = spec.cpu_limit, spec.memory_limit
+    if resources.gpus:
+        spec.accelerator.count = resources.gpus
+        spec.accelerator.type = (
+            resources.gpu_type if target == "kfp" else resources.vertex_accelerator
+        )
+    return spec
+
+
+def platform_spec(resources: config.Resources, executor_label: str):
+    """The `platforms: kubernetes:` document kfp-kubernetes would write for a GPU task."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+
+    spec = pb.PlatformSpec()
+    if not resources.gpus:
+        return spec
+    executor = {
+        "nodeSelector": {"labels": dict(resources.gpu_node_selector)},
+        "tolerations": [
+            {k: v for k, v in dataclasses.asdict(t).items() if v}
+            for t in resources.gpu_tolerations
+        ],
+    }
+    return json_format.ParseDict(
+        {"platforms": {"kubernetes": {"deploymentSpec": {"executors": {executor_label: executor}}}}},
+        spec,
+    )
+
+
+def _executor_label(node_id: str) -> str:
+    return f"{node_id}_executor"
+
+
+def _finish(spec, *, target: str, pipeline_root: str, defaults: dict[str, str], uncached):
+    """What TFX's compiler leaves to do; changes `spec` (a PipelineSpec) in place."""
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+
+    deployment = json_format.ParseDict(
+        json_format.MessageToDict(spec.deployment_spec), pb.PipelineDeploymentConfig()
+    )
+    resolvers = sorted(k for k, e in deployment.executors.items() if e.HasField("resolver"))
+    if target == "kfp" and resolvers:
+        raise ValueError(f"open-source KFP cannot run resolver nodes: {resolvers}")
+    for component in spec.components.values():
+        executor = deployment.executors[component.executor_label]
+        if not executor.HasField("container"):
+            continue
+        container = executor.container
+        # The pod entry point types artifacts by what the component declares (KFP does not).
+        at = list(container.args).index(f"--{INPUTS_SPEC}") + 2
+        outputs = json_format.MessageToJson(component.output_definitions, sort_keys=True)
+        container.args[at:at] = [f"--{OUTPUTS_SPEC}", outputs]
+        if target == "kfp":
+            container.ClearField("lifecycle")  # KFP has no pre-cache hook; see pod_entrypoint
+    spec.deployment_spec.Clear()
+    spec.deployment_spec.update(json_format.MessageToDict(deployment))
+
+    project = f"{config.PROJECT_ROOT}/"
+    for task in spec.root.dag.tasks.values():
+        for parameter in task.inputs.parameters.values():
+            constant = parameter.runtime_value.constant
+            # Files of this checkout (the schema) sit at the same place in the image's tree.
+            if constant.WhichOneof("kind") == "string_value" and constant.string_value.startswith(
+                project
+            ):
+                constant.string_value = constant.string_value[len(project):]
+    for node_id in uncached:
+        spec.root.dag.tasks[node_id].caching_options.enable_cache = False
+    for name, value in defaults.items():
+        parameter = spec.root.input_definitions.parameters[name]
+        parameter.default_value.string_value = value
+        parameter.is_optional = True
+    if target == "kfp":
+        spec.default_pipeline_root = pipeline_root
+
+
+def compile_pipeline(
+    profile: config.Profile,
+    *,
+    image: str,
+    pipeline_root: str,
+    out_dir: Path,
+    target: str = "kfp",
+    data_root: str | None = None,
+    serving_base: str | None = None,
+    beam_runner: str = "direct",
+    beam_args: tuple[str, ...] = (),
+    train_steps: int | None = None,
+) -> Path:
+    """Writes the pipeline package for `target` under `out_dir` and returns its path."""
+    from google.protobuf import json_format
+    from kfp.compiler.pipeline_spec_builder import write_pipeline_spec_to_file
+    from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+    from tfx import v1 as tfx
+    from tfx.components import FileBasedExampleGen
+    from tfx.orchestration import data_types
+
+    from components.baseline import LATEST_AT_RUN_TIME, ServedBaseline
+    from pipeline.pipeline import create_pipeline
+
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; choose from {TARGETS}")
+    k = config.KUBEFLOW
+    defaults = {
+        DATA_ROOT: data_root or join(pipeline_root, k.data_dir, profile.name),
+        SERVING_MODEL_DIR: join(
+            serving_base or join(pipeline_root, k.serving_dir), profile.model_name
+        ),
+    }
+    temp_location = join(pipeline_root, k.beam_temp_dir)
+    pipeline = create_pipeline(
+        profile=profile,
+        pipeline_name=pipeline_name(profile),
+        pipeline_root=pipeline_root,
+        # Run-time parameters: `bcpipe submit --param data_root=...` points a run elsewhere.
+        data_root=data_types.RuntimeParameter(DATA_ROOT, ptype=str, default=defaults[DATA_ROOT]),
+        serving_model_dir=data_types.RuntimeParameter(
+            SERVING_MODEL_DIR, ptype=str, default=defaults[SERVING_MODEL_DIR]
+        ),
+        served_version=LATEST_AT_RUN_TIME,
+        train_steps=train_steps or profile.training.train_steps,
+        beam_pipeline_args=[
+            *config.BEAM.cluster_args(beam_runner, image=image, temp_location=temp_location),
+            *beam_args,
+        ],
+    )
+    nodes = pipeline.components
+    trainer = next(n for n in nodes if isinstance(n, tfx.components.Trainer))
+    trainer.with_platform_config(resource_spec(profile.trainer_resources, target))
+    uncached = [n.id for n in nodes if isinstance(n, ServedBaseline)]
+    if target == "kfp":
+        uncached += [n.id for n in nodes if isinstance(n, FileBasedExampleGen)]
+
+    runner = tfx.orchestration.experimental.KubeflowV2DagRunner(
+        config=tfx.orchestration.experimental.KubeflowV2DagRunnerConfig(
+            default_image=image,
+            default_commands=list(k.pod_command),
+            use_pipeline_spec_2_1=True,
+        )
+    )
+    job = runner.run(pipeline, parameter_values=defaults, write_out=False)
+    spec = json_format.ParseDict(job["pipelineSpec"], pb.PipelineSpec())
+    _finish(spec, target=target, pipeline_root=pipeline_root, defaults=defaults, uncached=uncached)
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / package_file(profile, target)
+    if target == "kfp":
+        write_pipeline_spec_to_file(
+            spec,
+            f"bcpipe {profile.name}: TFX {spec.sdk_version.removeprefix('tfx-')} pipeline for "
+            "open-source Kubeflow Pipelines",
+            platform_spec(profile.trainer_resources, _executor_label(trainer.id)),
+            str(path),
+        )
+    else:
+        job["pipelineSpec"] = json_format.MessageToDict(spec)
+        path.write_text(json.dumps(job, indent=2, sort_keys=True))
+    return path
+
+
+def read_package(path: Path):
+    """(PipelineSpec, PlatformSpec) of a KFP package, parsed strictly as the API server does."""
+    import yaml
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+
+    documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    spec = json_format.ParseDict(documents[0], pb.PipelineSpec())
+    platforms = json_format.ParseDict(documents[1] if len(documents) > 1 else {}, pb.PlatformSpec())
+    return spec, platforms
+
+
+def compile_from_args(args: argparse.Namespace, *, out_dir: Path, target: str) -> Path:
+    """`compile_pipeline` with the options `bcpipe compile kubeflow` and `submit` share."""
+    if args.train_steps is not None and args.train_steps < 1:
+        raise cli.UsageError("--train-steps must be at least 1")
+    return compile_pipeline(
+        config.profile(args.pipeline),
+        image=args.image,
+        pipeline_root=args.pipeline_root,
+        out_dir=out_dir,
+        target=target,
+        data_root=args.data_root,
+        serving_base=args.serving_base,
+        beam_runner=args.beam_runner,
+        beam_args=tuple(args.beam_arg),
+        train_steps=args.train_steps,
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    path = compile_from_args(args, out_dir=args.out, target=args.target)
+    print(f"compiled {pipeline_name(config.profile(args.pipeline))} for {args.target}: {path}")
+    return cli.EXIT_OK

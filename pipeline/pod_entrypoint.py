@@ -1,0 +1,166 @@
+"""The container command of every step `bcpipe compile kubeflow` writes.
+
+TFX's own entry point (kubeflow_v2_run_executor) expects the executor input Vertex AI
+passes. Open-source Kubeflow Pipelines passes something else, and this module turns it into
+what TFX expects before handing over:
+
+- An input artifact produced upstream arrives typed `{instanceSchema: ""}` (the KFP driver
+  does not keep the schema of an output), typed with a `system.*` schema title, or without a
+  type. TFX derives the artifact's Python class from that type and fails on all three.
+  The compiled component's own input and output definitions, passed to this module as
+  arguments, say what each artifact is.
+- The driver adds outputs the component does not declare (`executor-logs`, typed
+  `system.Artifact`, which the launcher fills itself); TFX would try to build them.
+- bcpipe's own artifact types are titled by TYPE_NAME (`bcpipe.SplitProof`); TFX imports a
+  custom title as a class path, so the title is rewritten to the class's path.
+- File-based ExampleGen's driver (latest span, fingerprint, resolved pattern) runs as a
+  pre-cache hook on Vertex; KFP has no such hook, so it runs here, before the executor.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import yaml
+from absl import app
+from absl.flags import argparse_flags
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+from tfx.dsl.io import fileio
+from tfx.types.artifact import Artifact
+from tfx.utils import import_utils, name_utils
+
+INVOCATION = "json_serialized_invocation_args"
+INPUTS_SPEC = "json_serialized_inputs_spec_args"
+OUTPUTS_SPEC = "json_serialized_outputs_spec_args"
+EXAMPLES = "examples"
+INPUT_BASE = "input_base"
+
+
+def _subclasses(cls: type) -> list[type]:
+    found = []
+    for sub in cls.__subclasses__():
+        found += [sub, *_subclasses(sub)]
+    return found
+
+
+def artifact_classes() -> dict[str, str]:
+    """TYPE_NAME -> class path of bcpipe's own artifact types (components/artifacts.py)."""
+    import components.artifacts  # noqa: F401 - defines the types walked below
+
+    return {
+        cls.TYPE_NAME: name_utils.get_full_name(cls)
+        for cls in _subclasses(Artifact)
+        if cls.__module__.startswith("components.")
+    }
+
+
+def _type_for_tfx(declared: pb.ArtifactTypeSchema, classes: dict[str, str]) -> pb.ArtifactTypeSchema:
+    """The compiled type, with a bcpipe type's title replaced by its class path."""
+    if declared.WhichOneof("kind") != "instance_schema":
+        return declared
+    schema = yaml.safe_load(declared.instance_schema) or {}
+    title = schema.get("title")
+    if title not in classes:
+        return declared
+    schema["title"] = classes[title]
+    return pb.ArtifactTypeSchema(instance_schema=yaml.safe_dump(schema, sort_keys=False))
+
+
+def normalise(
+    executor_input: pb.ExecutorInput,
+    inputs_spec: pb.ComponentInputsSpec,
+    outputs_spec: pb.ComponentOutputsSpec,
+) -> list[str]:
+    """Types every artifact as the compiled component declares it; drops outputs it does not
+    declare. Returns the names of the dropped outputs."""
+    classes = artifact_classes()
+    for key, artifacts in executor_input.inputs.artifacts.items():
+        declared = inputs_spec.artifacts.get(key)
+        if declared is None:
+            raise ValueError(f"input artifact {key!r} is not declared by the compiled component")
+        for artifact in artifacts.artifacts:
+            artifact.type.CopyFrom(_type_for_tfx(declared.artifact_type, classes))
+    dropped = [k for k in executor_input.outputs.artifacts if k not in outputs_spec.artifacts]
+    for key in dropped:
+        del executor_input.outputs.artifacts[key]
+    for key, artifacts in executor_input.outputs.artifacts.items():
+        declared = outputs_spec.artifacts[key].artifact_type
+        for artifact in artifacts.artifacts:
+            artifact.type.CopyFrom(_type_for_tfx(declared, classes))
+    return dropped
+
+
+def _is_file_based_example_gen(executor_class_path: str, executor_input: pb.ExecutorInput) -> bool:
+    from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+
+    executor_cls = import_utils.import_class_by_path(executor_class_path)
+    return (
+        issubclass(executor_cls, BaseExampleGenExecutor)
+        and INPUT_BASE in executor_input.inputs.parameter_values
+    )
+
+
+def resolve_span(executor_input: pb.ExecutorInput, inputs_spec: pb.ComponentInputsSpec) -> None:
+    """Runs TFX's ExampleGen driver, then gives the Examples output what the driver found
+    (span, version, fingerprint); the executor reads the resolved pattern from its file."""
+    from tfx.orchestration.kubeflow.v2.file_based_example_gen import driver
+
+    driver.main(
+        argparse.Namespace(
+            **{
+                INVOCATION: json_format.MessageToJson(executor_input),
+                INPUTS_SPEC: json_format.MessageToJson(inputs_spec),
+            }
+        )
+    )
+    found = pb.ExecutorOutput()
+    with fileio.open(executor_input.outputs.output_file, "r") as handle:
+        json_format.Parse(handle.read(), found, ignore_unknown_fields=True)
+    resolved = found.artifacts[EXAMPLES].artifacts[0].metadata
+    for examples in executor_input.outputs.artifacts[EXAMPLES].artifacts:
+        examples.metadata.update(json_format.MessageToDict(resolved))
+
+
+def prepare(args: argparse.Namespace) -> argparse.Namespace:
+    """The arguments TFX's entry point takes, with the executor input made fit for TFX."""
+    executor_input = json_format.Parse(
+        getattr(args, INVOCATION), pb.ExecutorInput(), ignore_unknown_fields=True
+    )
+    inputs_spec = json_format.Parse(getattr(args, INPUTS_SPEC) or "{}", pb.ComponentInputsSpec())
+    outputs_spec = json_format.Parse(
+        getattr(args, OUTPUTS_SPEC) or "{}", pb.ComponentOutputsSpec()
+    )
+    normalise(executor_input, inputs_spec, outputs_spec)
+    if _is_file_based_example_gen(args.executor_class_path, executor_input) and not fileio.exists(
+        executor_input.outputs.output_file
+    ):
+        resolve_span(executor_input, inputs_spec)
+    return argparse.Namespace(
+        executor_class_path=args.executor_class_path,
+        **{
+            INVOCATION: json_format.MessageToJson(executor_input),
+            INPUTS_SPEC: getattr(args, INPUTS_SPEC),
+        },
+    )
+
+
+def parse_flags(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
+    """Our flags, and the rest (Beam's) for the executor, as TFX's entry point splits them."""
+    parser = argparse_flags.ArgumentParser()
+    parser.add_argument("--executor_class_path", required=True)
+    parser.add_argument(f"--{INVOCATION}", required=True)
+    parser.add_argument(f"--{INPUTS_SPEC}")
+    parser.add_argument(f"--{OUTPUTS_SPEC}")
+    return parser.parse_known_args(argv[1:])
+
+
+def main(parsed: tuple[argparse.Namespace, list[str]]) -> None:
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
+
+    args, beam_args = parsed
+    kubeflow_v2_run_executor.main((prepare(args), beam_args))
+
+
+if __name__ == "__main__":
+    app.run(main, flags_parser=parse_flags)

@@ -1,0 +1,96 @@
+"""`bcpipe serve`, `bcpipe predict` and `bcpipe serving-config`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+
+import grpc
+
+from pipeline.cli import EXIT_FAILURE, EXIT_OK, EXIT_REJECTED, UsageError
+from pipeline.config import SERVING
+from serving import inputs
+from serving.client import ServingClient, ServingUnavailable
+from serving.model_store import ModelStore
+from serving.server import ModelServer
+from serving.serving_config import write_serving_config
+
+LISTENING = "bcpipe serve: gRPC on"
+
+
+def serve(args: argparse.Namespace) -> int:
+    if (args.tls_cert is None) != (args.tls_key is None):
+        raise UsageError("give --tls-cert and --tls-key together")
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    tls = None if args.tls_cert is None else (args.tls_key.read_bytes(), args.tls_cert.read_bytes())
+    store = ModelStore(
+        model_base=str(args.model_base) if args.model_base else None,
+        models_config=str(args.models_config) if args.models_config else None,
+        warmup_iterations=SERVING.warmup_iterations,
+    )
+    store.poll()
+    server = ModelServer(store, host=args.host, port=args.port, tls=tls)
+    port = server.start()
+    store.start(args.poll_seconds)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    models = ", ".join(store.model_names()) or "none yet"
+    print(f"{LISTENING} {args.host}:{port} (models: {models})", flush=True)
+    while not stop.wait(1.0):
+        pass
+    print("bcpipe serve: stopping, letting running requests finish", flush=True)
+    server.stop()
+    return EXIT_OK
+
+
+def predict(args: argparse.Namespace) -> int:
+    try:
+        batch = inputs.wdbc_csv(args.csv) if args.csv else inputs.png_files(args.png)
+    except (OSError, ValueError) as err:
+        print(f"bcpipe: refused input: {err}", file=sys.stderr)
+        return EXIT_REJECTED
+    with ServingClient(args.server, ca_cert=args.ca_cert, timeout=args.timeout) as client:
+        try:
+            result = client.predict(
+                args.model,
+                batch.request_inputs(args.signature),
+                signature=inputs.SIGNATURES[args.signature],
+                version=args.version,
+                version_label=args.version_label,
+            )
+        except ServingUnavailable as err:
+            print(f"bcpipe: {err}", file=sys.stderr)
+            return EXIT_FAILURE
+        except grpc.RpcError as err:
+            print(f"bcpipe: {args.server}: {err.code().name}: {err.details()}", file=sys.stderr)
+            return EXIT_FAILURE
+    for key, probability, label, version in zip(
+        batch.keys,
+        result.outputs["probability"],
+        result.outputs["label"],
+        result.versions,
+        strict=True,
+    ):
+        line = {
+            batch.key_name: key,
+            "model": args.model,
+            "version": int(version),
+            "probability": float(probability),
+            "label": int(label),
+        }
+        print(json.dumps(line))
+    return EXIT_OK
+
+
+def serving_config(args: argparse.Namespace) -> int:
+    written = write_serving_config(args.out, args.model_base, args.local_base)
+    for path in written.values():
+        print(path)
+    return EXIT_OK

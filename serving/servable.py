@@ -1,0 +1,302 @@
+"""One loaded version of a model, answering TF Serving's Predict, Classify and GetModelMetadata.
+
+Requests are checked against the SignatureDefs stored in `saved_model.pb` (the contract a
+TF Serving client sees through GetModelMetadata) before anything runs, so a wrong input name,
+dtype or shape comes back as INVALID_ARGUMENT naming that input. Outputs are written as
+TF Serving writes them (typed value fields, the tensor's own dtype), so float32 answers
+cross the wire bit for bit.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from collections.abc import Mapping
+
+import grpc
+import tensorflow as tf
+from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow_serving.apis import (
+    classification_pb2,
+    get_model_metadata_pb2,
+    input_pb2,
+    predict_pb2,
+)
+
+from serving import layout, warmup
+from serving.status import ServingError, from_tf_error, invalid_argument, not_found
+
+DEFAULT_SIGNATURE = "serving_default"
+CLASSIFY_METHOD = "tensorflow/serving/classify"
+PREDICT_METHODS = (
+    "tensorflow/serving/predict",
+    CLASSIFY_METHOD,
+    "tensorflow/serving/regress",
+)
+CLASSIFY_INPUTS = "inputs"
+SIGNATURE_DEF_FIELD = "signature_def"
+# TF Serving refuses a warmup file longer than this.
+MAX_WARMUP_RECORDS = 1000
+
+_VALUE_FIELDS = {
+    types_pb2.DT_FLOAT: "float_val",
+    types_pb2.DT_DOUBLE: "double_val",
+    types_pb2.DT_INT8: "int_val",
+    types_pb2.DT_INT16: "int_val",
+    types_pb2.DT_INT32: "int_val",
+    types_pb2.DT_UINT8: "int_val",
+    types_pb2.DT_INT64: "int64_val",
+    types_pb2.DT_BOOL: "bool_val",
+    types_pb2.DT_STRING: "string_val",
+}
+
+
+def read_meta_graph(export_dir: str) -> meta_graph_pb2.MetaGraphDef:
+    """The serving MetaGraphDef; raises ValueError when saved_model.pb does not parse."""
+    proto = saved_model_pb2.SavedModel()
+    with tf.io.gfile.GFile(os.path.join(export_dir, layout.SAVED_MODEL_FILE), "rb") as handle:
+        try:
+            proto.ParseFromString(handle.read())
+        except Exception as err:  # protobuf's DecodeError and friends share no base here
+            raise ValueError(f"{export_dir}: saved_model.pb does not parse: {err}") from err
+    for meta_graph in proto.meta_graphs:
+        if "serve" in meta_graph.meta_info_def.tags:
+            return meta_graph
+    raise ValueError(f"{export_dir}: no MetaGraph tagged 'serve'")
+
+
+def as_proto_field(value: tf.Tensor) -> tensor_pb2.TensorProto:
+    """A TensorProto with typed value fields (TF Serving's Tensor::AsProtoField)."""
+    dtype = value.dtype.as_datatype_enum
+    proto = tensor_pb2.TensorProto(dtype=dtype, tensor_shape=value.shape.as_proto())
+    field = _VALUE_FIELDS.get(dtype)
+    if field is None:
+        proto.CopyFrom(tf.make_tensor_proto(value.numpy()))
+    else:
+        getattr(proto, field).extend(value.numpy().ravel().tolist())
+    return proto
+
+
+def _shape_text(dims) -> str:
+    return "[" + ",".join(str(d) for d in dims) + "]"
+
+
+def _check_shape(
+    alias: str, signature_name: str, expected: tensor_shape_pb2.TensorShapeProto, got: tuple
+) -> None:
+    if expected.unknown_rank:
+        return
+    want = [d.size for d in expected.dim]
+    if len(want) != len(got) or any(w not in (-1, g) for w, g in zip(want, got, strict=False)):
+        raise invalid_argument(
+            f'input "{alias}" of signature "{signature_name}" must have shape '
+            f"{_shape_text(want)} (-1: any size), got {_shape_text(got)}"
+        )
+
+
+def _names(names) -> str:
+    return "{" + ",".join(sorted(names)) + "}"
+
+
+class Servable:
+    """A SavedModel version held in memory, and what it answers."""
+
+    def __init__(self, name: str, version: int, path: str, *, meta_graph=None):
+        self.name = name
+        self.version = version
+        self.path = path
+        meta_graph = meta_graph or read_meta_graph(path)
+        self.signature_defs: Mapping[str, meta_graph_pb2.SignatureDef] = dict(
+            meta_graph.signature_def
+        )
+        self._model = tf.saved_model.load(path, tags=["serve"])
+        self._functions = dict(self._model.signatures)
+
+    def _signature(self, name: str) -> tuple[meta_graph_pb2.SignatureDef, object]:
+        name = name or DEFAULT_SIGNATURE
+        if name not in self._functions or name not in self.signature_defs:
+            # TF Serving says FAILED_PRECONDITION here; bcpipe's contract says NOT_FOUND.
+            raise not_found(f'Serving signature key "{name}" not found.')
+        return self.signature_defs[name], self._functions[name]
+
+    def _inputs(
+        self,
+        signature_name: str,
+        signature: meta_graph_pb2.SignatureDef,
+        tensors: Mapping[str, tensor_pb2.TensorProto],
+    ) -> dict[str, tf.Tensor]:
+        sent, expected = set(tensors), set(signature.inputs)
+        if sent != expected:
+            raise invalid_argument(
+                f'inputs do not match signature "{signature_name}": '
+                f"Sent extra: {_names(sent - expected)}. "
+                f"Missing but required: {_names(expected - sent)}."
+            )
+        values = {}
+        for alias in sorted(tensors):
+            info, proto = signature.inputs[alias], tensors[alias]
+            if proto.dtype != info.dtype:
+                raise invalid_argument(
+                    f'input "{alias}" of signature "{signature_name}" must be '
+                    f"{types_pb2.DataType.Name(info.dtype)}, "
+                    f"got {types_pb2.DataType.Name(proto.dtype)}"
+                )
+            try:
+                array = tf.make_ndarray(proto)
+            except Exception as err:  # any malformed TensorProto
+                raise invalid_argument(f"tensor parsing error: {alias}: {err}") from err
+            _check_shape(alias, signature_name, info.tensor_shape, array.shape)
+            values[alias] = tf.constant(array, dtype=tf.dtypes.as_dtype(info.dtype))
+        rows = {alias: int(v.shape[0]) for alias, v in values.items() if v.shape.rank}
+        usual = Counter(rows.values()).most_common(1)[0][0] if rows else 0
+        odd = {alias: n for alias, n in rows.items() if n != usual}
+        if odd:
+            listed = ", ".join(f"{alias} has {n}" for alias, n in sorted(odd.items()))
+            raise invalid_argument(
+                f'inputs of signature "{signature_name}" must have equal 0th-dimension '
+                f"size: {listed}, the other inputs {usual}"
+            )
+        return values
+
+    def _run(
+        self, signature_name: str, function, inputs: Mapping[str, tf.Tensor]
+    ) -> dict[str, tf.Tensor]:
+        try:
+            return function(**inputs)
+        except tf.errors.OpError as err:
+            raise from_tf_error(err) from err
+        except UnicodeDecodeError as err:
+            # TF quotes the offending input in its message and then fails to decode it.
+            raise invalid_argument(
+                f'signature "{signature_name}" cannot read its input: the op quoting it '
+                f"failed on bytes that are not text (e.g. a string that is no serialized "
+                f"tf.Example)"
+            ) from err
+        except (TypeError, ValueError) as err:
+            raise invalid_argument(str(err)) from err
+
+    def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
+        signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        signature, function = self._signature(signature_name)
+        if signature.method_name not in PREDICT_METHODS:
+            raise ServingError(
+                grpc.StatusCode.INTERNAL,
+                f"Expected prediction signature method_name to be one of "
+                f"{{{', '.join(PREDICT_METHODS)}}}. Was: {signature.method_name}",
+            )
+        aliases = list(request.output_filter) or sorted(signature.outputs)
+        for alias in aliases:
+            if alias not in signature.outputs:
+                raise invalid_argument(
+                    f"output tensor alias not found in signature: {alias} Outputs expected "
+                    f"to be in the set {_names(signature.outputs)}."
+                )
+        if len(set(aliases)) != len(aliases):
+            raise invalid_argument("duplicate output tensor alias in output_filter")
+        outputs = self._run(
+            signature_name, function, self._inputs(signature_name, signature, request.inputs)
+        )
+        response = predict_pb2.PredictResponse()
+        self._fill_model_spec(response.model_spec, signature_name)
+        for alias in aliases:
+            response.outputs[alias].CopyFrom(as_proto_field(outputs[alias]))
+        return response
+
+    def classify(
+        self, request: classification_pb2.ClassificationRequest
+    ) -> classification_pb2.ClassificationResponse:
+        signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
+        signature, function = self._signature(signature_name)
+        if signature.method_name != CLASSIFY_METHOD:
+            raise invalid_argument(
+                f"Expected classification signature method_name to be {CLASSIFY_METHOD}. "
+                f"Was: {signature.method_name}"
+            )
+        if set(signature.inputs) != {CLASSIFY_INPUTS}:
+            raise ServingError(
+                grpc.StatusCode.FAILED_PRECONDITION,
+                f'No classification inputs found in SignatureDef "{signature_name}"',
+            )
+        examples = serialized_examples(request.input)
+        if not examples:
+            raise invalid_argument("Input is empty.")
+        outputs = self._run(
+            signature_name, function, {CLASSIFY_INPUTS: tf.constant(examples, tf.string)}
+        )
+        classes = outputs["classes"].numpy() if "classes" in outputs else None
+        scores = outputs["scores"].numpy() if "scores" in outputs else None
+        for tensor in (classes, scores):
+            if tensor is not None and (tensor.ndim != 2 or tensor.shape[0] != len(examples)):
+                raise invalid_argument(
+                    f"Expected Tensor shape: [batch_size num_classes] with batch_size "
+                    f"{len(examples)} but got {list(tensor.shape)}"
+                )
+        response = classification_pb2.ClassificationResponse()
+        self._fill_model_spec(response.model_spec, signature_name)
+        num_classes = (classes if classes is not None else scores).shape[1]
+        for i in range(len(examples)):
+            result = response.result.classifications.add()
+            for c in range(num_classes):
+                entry = result.classes.add()
+                if classes is not None:
+                    entry.label = classes[i, c].decode()
+                if scores is not None:
+                    entry.score = scores[i, c]
+        return response
+
+    def metadata(
+        self, request: get_model_metadata_pb2.GetModelMetadataRequest
+    ) -> get_model_metadata_pb2.GetModelMetadataResponse:
+        if not request.metadata_field:
+            raise invalid_argument(
+                "GetModelMetadataRequest must specify at least one metadata_field"
+            )
+        for field in request.metadata_field:
+            if field != SIGNATURE_DEF_FIELD:
+                raise invalid_argument(f"Metadata field {field} is not supported")
+        signature_map = get_model_metadata_pb2.SignatureDefMap()
+        for key, signature in self.signature_defs.items():
+            signature_map.signature_def[key].CopyFrom(signature)
+        response = get_model_metadata_pb2.GetModelMetadataResponse()
+        response.model_spec.name = self.name
+        response.model_spec.version.value = self.version
+        response.metadata[SIGNATURE_DEF_FIELD].Pack(signature_map)
+        return response
+
+    def warm_up(self, iterations: int = 1) -> int:
+        """Replays `assets.extra/tf_serving_warmup_requests`; any failure fails the load."""
+        records = warmup.read_warmup(self.path)
+        if len(records) > MAX_WARMUP_RECORDS:
+            raise ValueError(
+                f"{warmup.warmup_path(self.path)}: {len(records)} warmup records, "
+                f"more than the {MAX_WARMUP_RECORDS} TF Serving accepts"
+            )
+        for record in records:
+            kind = record.WhichOneof("log_type")
+            for _ in range(iterations):
+                if kind == "predict_log":
+                    self.predict(record.predict_log.request)
+                elif kind == "classify_log":
+                    self.classify(record.classify_log.request)
+                else:
+                    raise ValueError(f"unsupported warmup log_type {kind!r}")
+        return len(records)
+
+    def _fill_model_spec(self, spec, signature_name: str) -> None:
+        spec.name = self.name
+        spec.version.value = self.version
+        spec.signature_name = signature_name
+
+
+def serialized_examples(source: input_pb2.Input) -> list[bytes]:
+    """The tf.Examples of a Classify input; a context is merged under each example, as
+    concatenated serialized protos merge (the example's own features win)."""
+    kind = source.WhichOneof("kind")
+    if kind == "example_list":
+        return [e.SerializeToString() for e in source.example_list.examples]
+    if kind == "example_list_with_context":
+        with_context = source.example_list_with_context
+        context = with_context.context.SerializeToString()
+        return [context + e.SerializeToString() for e in with_context.examples]
+    return []

@@ -1,0 +1,121 @@
+"""`bcpipe serve` as a user runs it (a process, SIGTERM to stop), `bcpipe predict` against it,
+and the demo's serve-query-stop."""
+
+import csv
+import json
+import signal
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from pipeline import cli
+from pipeline.config import WDBC_FEATURES
+from serving import smoke
+from serving.commands import LISTENING
+from serving.inputs import SIGNATURES, png_files, wdbc_csv
+from tests.serving_models import MODELS, WDBC_CSV, in_process, png_patches, push, wdbc_rows
+
+
+@pytest.fixture(scope="module")
+def model_base(tmp_path_factory):
+    base = tmp_path_factory.mktemp("model-base")
+    for model in MODELS:
+        push(base, model, 1)
+    return base
+
+
+@pytest.fixture(scope="module")
+def server(model_base, tmp_path_factory):
+    """(process, address) of `bcpipe serve` on a port the OS chose."""
+    log = (tmp_path_factory.mktemp("serve-log") / "stderr.txt").open("w+")
+    args = [sys.executable, "-m", "pipeline.cli", "serve", "--model-base", str(model_base)]
+    process = subprocess.Popen(
+        [*args, "--host", "127.0.0.1", "--port", "0", "--poll-seconds", "0.2"],
+        stdout=subprocess.PIPE,
+        stderr=log,
+        text=True,
+    )
+    line = process.stdout.readline()
+    while line and not line.startswith(LISTENING):
+        line = process.stdout.readline()
+    if not line:
+        log.seek(0)
+        pytest.fail(f"bcpipe serve did not start: {log.read()[-3000:]}")
+    address = line.split()[len(LISTENING.split())]
+    yield process, address
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    log.close()
+
+
+def _predict_lines(capsys, *args: str) -> tuple[int, list[dict], str]:
+    code = cli.main(["predict", *args])
+    captured = capsys.readouterr()
+    return code, [json.loads(line) for line in captured.out.splitlines()], captured.err
+
+
+@pytest.mark.parametrize("signature", ["raw", "examples"])
+def test_predict_a_csv_without_diagnosis(server, model_base, capsys, tmp_path, signature):
+    _, address = server
+    rows = wdbc_rows(7)
+    path = tmp_path / "rows.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", *WDBC_FEATURES])
+        for i, key in enumerate(rows.keys):
+            writer.writerow([key, *(float(rows.raw[name][i]) for name in WDBC_FEATURES)])
+    argv = ["--server", address, "--model", "wdbc", "--csv", str(path), "--signature", signature]
+    code, lines, _ = _predict_lines(capsys, *argv)
+    assert code == cli.EXIT_OK
+    expected = in_process(model_base / "wdbc" / "1", SIGNATURES["raw"], wdbc_csv(path).raw)
+    assert [line["id"] for line in lines] == rows.keys
+    assert {(line["model"], line["version"]) for line in lines} == {("wdbc", 1)}
+    np.testing.assert_allclose(
+        [line["probability"] for line in lines], expected["probability"], rtol=0, atol=1e-6
+    )
+    assert [line["label"] for line in lines] == expected["label"].tolist()
+
+
+def test_predict_pngs(server, model_base, capsys, tmp_path):
+    _, address = server
+    paths = []
+    for i, png in enumerate(png_patches(3, seed=11)):
+        paths.append(tmp_path / f"patch-{i}.png")
+        paths[-1].write_bytes(png)
+    argv = ["--server", address, "--model", "idc_patch", "--png", *map(str, paths)]
+    code, lines, _ = _predict_lines(capsys, *argv)
+    assert code == cli.EXIT_OK
+    expected = in_process(model_base / "idc_patch" / "1", "serving_raw", png_files(paths).raw)
+    assert [line["file"] for line in lines] == [str(p) for p in paths]
+    np.testing.assert_allclose(
+        [line["probability"] for line in lines], expected["probability"], rtol=0, atol=1e-6
+    )
+
+
+def test_predict_names_what_the_server_refused(server, capsys):
+    _, address = server
+    argv = ["--server", address, "--model", "wdbc", "--csv", str(WDBC_CSV)]
+    code, lines, err = _predict_lines(capsys, *argv, "--version-label", "gold")
+    assert (code, lines) == (cli.EXIT_FAILURE, [])
+    assert "INVALID_ARGUMENT" in err and "gold" in err
+
+
+def test_the_demo_serves_queries_and_stops(model_base):
+    printed = []
+    samples = {"wdbc": wdbc_rows(3)}
+    assert smoke.run(model_base, samples, out=printed.append) == cli.EXIT_OK
+    answers = [json.loads(line) for line in printed if line.startswith("{")]
+    assert [a["id"] for a in answers] == wdbc_rows(3).keys
+    assert any(line.startswith("idc_patch version 1: signatures") for line in printed)
+    assert printed[-1] == "== server stopped; 2 models queried, 0 problems"
+
+
+def test_sigterm_stops_the_server_cleanly(server):
+    process, _ = server
+    process.send_signal(signal.SIGTERM)
+    remaining, _ = process.communicate()
+    assert process.returncode == cli.EXIT_OK
+    assert "stopping" in remaining
