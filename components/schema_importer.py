@@ -12,6 +12,8 @@ import tensorflow as tf
 import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 
+from pipeline.config import PROJECT_ROOT
+
 SCHEMA_FILE = "schema.pbtxt"
 
 
@@ -25,6 +27,10 @@ def SchemaImporter(
     schema_file: tfx.dsl.components.Parameter[str],
     schema_fingerprint: tfx.dsl.components.Parameter[str],
 ) -> None:
+    # A relative path names a file of the project tree (a compiled Kubeflow pipeline refers
+    # to the schema baked into the image this way).
+    if not os.path.isabs(schema_file) and "://" not in schema_file:
+        schema_file = str(PROJECT_ROOT / schema_file)
     with tf.io.gfile.GFile(schema_file, "rb") as handle:
         content = handle.read()
     found = "sha256:" + hashlib.sha256(content).hexdigest()

@@ -69,6 +69,15 @@ def _demo(args: argparse.Namespace) -> int:
     return main(args)
 
 
+def _review(name: str):
+    def handler(args: argparse.Namespace) -> int:
+        from pipeline import review
+
+        return getattr(review, name)(args)
+
+    return handler
+
+
 def _serving(name: str):
     def handler(args: argparse.Namespace) -> int:
         from serving import commands
@@ -139,6 +148,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     demo.set_defaults(handler=_demo)
 
+    report = sub.add_parser("report", help="render a run's review report again")
+    report.add_argument("--pipeline", required=True, choices=["wdbc", "idc"])
+    report.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
+    report.add_argument("--run", default="latest", help="a run id, or latest")
+    report.add_argument("--out", type=Path, required=True, help="directory to write into")
+    report.set_defaults(handler=_review("report_main"))
+
+    lineage = sub.add_parser("lineage", help="trace a pushed model back to its data")
+    lineage.add_argument("--model", required=True, help="served model name, e.g. wdbc")
+    lineage.add_argument("--version", type=int, required=True)
+    lineage.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
+    lineage.add_argument("--serving-base", type=Path, help="default: WORK_DIR/serving")
+    lineage.add_argument("--json", action="store_true", help="machine-readable output")
+    lineage.set_defaults(handler=_review("lineage_main"))
+
     serve = sub.add_parser("serve", help="serve pushed models over TF Serving's gRPC API")
     models = serve.add_mutually_exclusive_group(required=True)
     models.add_argument("--model-base", type=Path, help="one model per sub-directory")
@@ -190,7 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--param", action="append", default=[], metavar="KEY=VALUE",
         help="run-time parameter (repeatable): data_root, serving_model_dir",
     )
-    submit.add_argument("--wait", action="store_true", help="wait for the run; exit 0 only if it succeeded")
+    submit.add_argument(
+        "--wait", action="store_true", help="wait for the run; exit 0 only if it succeeded"
+    )
     submit.set_defaults(handler=_kubeflow("kubeflow_submit"))
     return parser
 

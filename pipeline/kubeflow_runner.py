@@ -92,10 +92,8 @@ def platform_spec(resources: config.Resources, executor_label: str):
             for t in resources.gpu_tolerations
         ],
     }
-    return json_format.ParseDict(
-        {"platforms": {"kubernetes": {"deploymentSpec": {"executors": {executor_label: executor}}}}},
-        spec,
-    )
+    deployment = {"deploymentSpec": {"executors": {executor_label: executor}}}
+    return json_format.ParseDict({"platforms": {"kubernetes": deployment}}, spec)
 
 
 def _executor_label(node_id: str) -> str:

@@ -185,11 +185,37 @@ def run_pipeline(
     return RunOutcome(_exit_code(error, nodes), run_id, nodes, error, log_file)
 
 
+_INGESTION_LABELS = {
+    "patches_kept": "patches kept",
+    "small_kept": "of them smaller than 50x50",
+    "patients": "patients",
+    "mirror_skipped": "mirror copies skipped",
+    "empty_skipped": "empty files skipped",
+    "undecodable_skipped": "undecodable files skipped",
+    "class_mismatch_skipped": "class mismatches skipped",
+    "stray_ignored": "stray files ignored",
+}
+
+
+def _ingestion(nodes: dict[str, metadata.NodeRun]) -> list[str]:
+    """The IDC ExampleGen's counts, when this pipeline has them."""
+    gen = next((n for name, n in nodes.items() if name.endswith("ExampleGen")), None)
+    if gen is None or not gen.outputs.get("examples"):
+        return []
+    examples = gen.outputs["examples"][0]
+    if "patches_kept" not in examples.custom_properties:
+        return []
+    counts = [f"{label} {metadata.custom_int(examples, key)}"
+              for key, label in _INGESTION_LABELS.items()]
+    return ["  ingestion: " + ", ".join(counts)]
+
+
 def summary(profile: config.Profile, outcome: RunOutcome, paths: RunPaths) -> str:
     lines = [f"run {outcome.run_id} of {paths.pipeline_name}"]
     executed = [n for n, r in outcome.nodes.items() if r.state == "COMPLETE"]
     cached = [n for n, r in outcome.nodes.items() if r.state == "CACHED"]
     lines.append(f"  executed: {len(executed)}, from cache: {len(cached)}")
+    lines += _ingestion(outcome.nodes)
     if outcome.exit_code == cli.EXIT_REJECTED:
         from components.validation_gate import describe
 

@@ -54,21 +54,36 @@ def node_runs(store: metadata_store.MetadataStore, run_id: str) -> dict[str, Nod
         raise KeyError(f"no run {run_id!r} in the metadata store")
     result: dict[str, NodeRun] = {}
     for execution in sorted(store.get_executions_by_context(context.id), key=lambda e: e.id):
-        node_id = next(
-            (c.name.split(".", 1)[-1] for c in store.get_contexts_by_execution(execution.id)
-             if store.get_context_types_by_id([c.type_id])[0].name == NODE),
-            str(execution.id),
-        )
-        run = NodeRun(node_id, _STATES.Name(execution.last_known_state), execution.id)
-        events = store.get_events_by_execution_ids([execution.id])
-        by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-        for event in events:
-            key = event.path.steps[0].key if event.path.steps else ""
-            target = run.outputs if event.type == metadata_store_pb2.Event.OUTPUT else run.inputs
-            if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.INPUT):
-                target.setdefault(key, []).append(by_id[event.artifact_id])
-        result[node_id] = run
+        run = node_run(store, execution)
+        result[run.node_id] = run
     return result
+
+
+def _context_names(store, execution_id: int, context_type: str) -> list[str]:
+    return [c.name for c in store.get_contexts_by_execution(execution_id)
+            if store.get_context_types_by_id([c.type_id])[0].name == context_type]
+
+
+def run_of(store: metadata_store.MetadataStore, execution_id: int) -> str | None:
+    """The pipeline run an execution belongs to."""
+    return next(iter(_context_names(store, execution_id, PIPELINE_RUN)), None)
+
+
+def node_run(store: metadata_store.MetadataStore, execution) -> NodeRun:
+    """One execution with the artifacts it read and wrote, keyed by input/output name."""
+    node_id = next(
+        (name.split(".", 1)[-1] for name in _context_names(store, execution.id, NODE)),
+        str(execution.id),
+    )
+    run = NodeRun(node_id, _STATES.Name(execution.last_known_state), execution.id)
+    events = store.get_events_by_execution_ids([execution.id])
+    by_id = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
+    for event in events:
+        key = event.path.steps[0].key if event.path.steps else ""
+        target = run.outputs if event.type == metadata_store_pb2.Event.OUTPUT else run.inputs
+        if event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.INPUT):
+            target.setdefault(key, []).append(by_id[event.artifact_id])
+    return run
 
 
 def custom_int(artifact: metadata_store_pb2.Artifact, name: str, default: int = 0) -> int:

@@ -45,7 +45,8 @@ def _subclasses(cls: type) -> list[type]:
 
 
 def artifact_classes() -> dict[str, str]:
-    """TYPE_NAME -> class path of bcpipe's own artifact types (components/artifacts.py)."""
+    """TYPE_NAME -> class path of bcpipe's artifact types imported so far (those of
+    components/artifacts.py, and those the executor's module defines once it is imported)."""
     import components.artifacts  # noqa: F401 - defines the types walked below
 
     return {
@@ -55,7 +56,9 @@ def artifact_classes() -> dict[str, str]:
     }
 
 
-def _type_for_tfx(declared: pb.ArtifactTypeSchema, classes: dict[str, str]) -> pb.ArtifactTypeSchema:
+def _type_for_tfx(
+    declared: pb.ArtifactTypeSchema, classes: dict[str, str]
+) -> pb.ArtifactTypeSchema:
     """The compiled type, with a bcpipe type's title replaced by its class path."""
     if declared.WhichOneof("kind") != "instance_schema":
         return declared
@@ -91,10 +94,9 @@ def normalise(
     return dropped
 
 
-def _is_file_based_example_gen(executor_class_path: str, executor_input: pb.ExecutorInput) -> bool:
+def _is_file_based_example_gen(executor_cls: type, executor_input: pb.ExecutorInput) -> bool:
     from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
 
-    executor_cls = import_utils.import_class_by_path(executor_class_path)
     return (
         issubclass(executor_cls, BaseExampleGenExecutor)
         and INPUT_BASE in executor_input.inputs.parameter_values
@@ -124,6 +126,8 @@ def resolve_span(executor_input: pb.ExecutorInput, inputs_spec: pb.ComponentInpu
 
 def prepare(args: argparse.Namespace) -> argparse.Namespace:
     """The arguments TFX's entry point takes, with the executor input made fit for TFX."""
+    # First, so that the artifact types its module defines are known to `normalise`.
+    executor_cls = import_utils.import_class_by_path(args.executor_class_path)
     executor_input = json_format.Parse(
         getattr(args, INVOCATION), pb.ExecutorInput(), ignore_unknown_fields=True
     )
@@ -132,7 +136,7 @@ def prepare(args: argparse.Namespace) -> argparse.Namespace:
         getattr(args, OUTPUTS_SPEC) or "{}", pb.ComponentOutputsSpec()
     )
     normalise(executor_input, inputs_spec, outputs_spec)
-    if _is_file_based_example_gen(args.executor_class_path, executor_input) and not fileio.exists(
+    if _is_file_based_example_gen(executor_cls, executor_input) and not fileio.exists(
         executor_input.outputs.output_file
     ):
         resolve_span(executor_input, inputs_spec)

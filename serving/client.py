@@ -110,10 +110,8 @@ class ServingClient:
     def call(self, method: str, request):
         """One RPC by its TF Serving name (`Predict`, `GetModelStatus`, ...), with the
         deadline and the retries; other failures raise grpc.RpcError unchanged."""
-        stub = self._models if method in ("GetModelStatus", "HandleReloadConfigRequest") else (
-            self._prediction
-        )
-        rpc = getattr(stub, method)
+        model_service = method in ("GetModelStatus", "HandleReloadConfigRequest")
+        rpc = getattr(self._models if model_service else self._prediction, method)
         delay = self._settings.client_backoff_seconds
         for attempt in range(1, self.attempts + 1):
             try:

@@ -46,7 +46,9 @@ def is_complete(version_path: str) -> bool:
     if not any(node.HasField("variable") for node in meta_graph.object_graph_def.nodes):
         return True
     try:
-        names = [n.rstrip("/") for n in tf.io.gfile.listdir(os.path.join(version_path, "variables"))]
+        names = [
+            n.rstrip("/") for n in tf.io.gfile.listdir(os.path.join(version_path, "variables"))
+        ]
     except tf.errors.OpError:
         return False
     shards = [int(m.group(1)) for m in map(_SHARD.match, names) if m]
@@ -66,9 +68,7 @@ def discover_models(model_base: str) -> model_server_config_pb2.ModelServerConfi
     return config
 
 
-def aspired_versions(
-    policy: model_server_config_pb2.ModelConfig, on_disk: list[int]
-) -> set[int]:
+def aspired_versions(policy: model_server_config_pb2.ModelConfig, on_disk: list[int]) -> set[int]:
     """The versions a model's version policy wants loaded, from those on disk."""
     which = policy.model_version_policy.WhichOneof("policy_choice")
     if which == "all":
@@ -76,7 +76,7 @@ def aspired_versions(
     if which == "specific":
         return set(on_disk) & set(policy.model_version_policy.specific.versions)
     keep = policy.model_version_policy.latest.num_versions if which == "latest" else 1
-    return set(on_disk[-max(keep, 1):])
+    return set(on_disk[-max(keep, 1) :])
 
 
 @dataclass
@@ -140,9 +140,7 @@ class ModelStore:
                 return available[max(available)]
             if version in available:
                 return available[version]
-            raise not_found(
-                f"Servable not found for request: {_request_text(spec.name, version)}"
-            )
+            raise not_found(f"Servable not found for request: {_request_text(spec.name, version)}")
 
     def status(self, spec: model_pb2.ModelSpec) -> get_model_status_pb2.GetModelStatusResponse:
         with self._lock:

@@ -94,9 +94,7 @@ def _break_variables(version_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("breakage", [_break_warmup, _break_variables])
-def test_a_version_that_fails_to_load_is_reported_and_the_old_one_keeps_serving(
-    tmp_path, breakage
-):
+def test_a_version_that_fails_to_load_is_reported_and_the_old_one_keeps_serving(tmp_path, breakage):
     push(tmp_path, "wdbc", 1)
     broken = tmp_path / "staged"
     shutil.copytree(exported()["wdbc", 2], broken)

@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Mapping
 
 import grpc
+import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
@@ -24,6 +25,7 @@ from tensorflow_serving.apis import (
     predict_pb2,
 )
 
+from pipeline.config import SERVING
 from serving import layout, warmup
 from serving.status import ServingError, from_tf_error, invalid_argument, not_found
 
@@ -38,6 +40,7 @@ CLASSIFY_INPUTS = "inputs"
 SIGNATURE_DEF_FIELD = "signature_def"
 # TF Serving refuses a warmup file longer than this.
 MAX_WARMUP_RECORDS = 1000
+MAX_ELEMENTS = SERVING.max_message_bytes
 
 _VALUE_FIELDS = {
     types_pb2.DT_FLOAT: "float_val",
@@ -102,11 +105,11 @@ def _names(names) -> str:
 class Servable:
     """A SavedModel version held in memory, and what it answers."""
 
-    def __init__(self, name: str, version: int, path: str, *, meta_graph=None):
+    def __init__(self, name: str, version: int, path: str):
         self.name = name
         self.version = version
         self.path = path
-        meta_graph = meta_graph or read_meta_graph(path)
+        meta_graph = read_meta_graph(path)
         self.signature_defs: Mapping[str, meta_graph_pb2.SignatureDef] = dict(
             meta_graph.signature_def
         )
@@ -142,6 +145,12 @@ class Servable:
                     f"{types_pb2.DataType.Name(info.dtype)}, "
                     f"got {types_pb2.DataType.Name(proto.dtype)}"
                 )
+            elements = np.prod([d.size for d in proto.tensor_shape.dim], dtype=np.float64)
+            if elements > MAX_ELEMENTS:
+                # One value may stand for a whole shape; never expand that past a message.
+                raise invalid_argument(
+                    f'input "{alias}" has {elements:.0f} elements, more than {MAX_ELEMENTS}'
+                )
             try:
                 array = tf.make_ndarray(proto)
             except Exception as err:  # any malformed TensorProto
@@ -169,9 +178,8 @@ class Servable:
         except UnicodeDecodeError as err:
             # TF quotes the offending input in its message and then fails to decode it.
             raise invalid_argument(
-                f'signature "{signature_name}" cannot read its input: the op quoting it '
-                f"failed on bytes that are not text (e.g. a string that is no serialized "
-                f"tf.Example)"
+                f'signature "{signature_name}" cannot read its input: a string is not what '
+                f"it parses (e.g. bytes that are no serialized tf.Example)"
             ) from err
         except (TypeError, ValueError) as err:
             raise invalid_argument(str(err)) from err

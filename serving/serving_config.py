@@ -61,22 +61,31 @@ def _declare_serving_protos() -> dict[str, type]:
 
     int64, string = ".google.protobuf.Int64Value", ".google.protobuf.StringValue"
     wrapper = _FIELD.TYPE_MESSAGE
-    message("PrometheusConfig", [
-        ("enable", 1, _FIELD.TYPE_BOOL, None, False),
-        ("path", 2, _FIELD.TYPE_STRING, None, False),
-    ])
-    message("MonitoringConfig", [
-        ("prometheus_config", 1, wrapper, ".tensorflow.serving.PrometheusConfig", False),
-    ])
-    message("BatchingParameters", [
-        ("max_batch_size", 1, wrapper, int64, False),
-        ("batch_timeout_micros", 2, wrapper, int64, False),
-        ("max_enqueued_batches", 3, wrapper, int64, False),
-        ("num_batch_threads", 4, wrapper, int64, False),
-        ("thread_pool_name", 5, wrapper, string, False),
-        ("allowed_batch_sizes", 6, _FIELD.TYPE_INT64, None, True),
-        ("pad_variable_length_inputs", 7, _FIELD.TYPE_BOOL, None, False),
-    ])
+    message(
+        "PrometheusConfig",
+        [
+            ("enable", 1, _FIELD.TYPE_BOOL, None, False),
+            ("path", 2, _FIELD.TYPE_STRING, None, False),
+        ],
+    )
+    message(
+        "MonitoringConfig",
+        [
+            ("prometheus_config", 1, wrapper, ".tensorflow.serving.PrometheusConfig", False),
+        ],
+    )
+    message(
+        "BatchingParameters",
+        [
+            ("max_batch_size", 1, wrapper, int64, False),
+            ("batch_timeout_micros", 2, wrapper, int64, False),
+            ("max_enqueued_batches", 3, wrapper, int64, False),
+            ("num_batch_threads", 4, wrapper, int64, False),
+            ("thread_pool_name", 5, wrapper, string, False),
+            ("allowed_batch_sizes", 6, _FIELD.TYPE_INT64, None, True),
+            ("pad_variable_length_inputs", 7, _FIELD.TYPE_BOOL, None, False),
+        ],
+    )
     # A private pool: nothing else in the process can have declared these names.
     pool = descriptor_pool.DescriptorPool()
     wrappers = descriptor_pb2.FileDescriptorProto()
@@ -138,9 +147,7 @@ def write_serving_config(
 ) -> dict[str, Path]:
     """Writes the three files; versions are read from `local_base` (default: model_base)."""
     look_in = local_base or model_base
-    pushed = {
-        name: layout.list_versions(os.path.join(look_in, name)) for name in settings.models
-    }
+    pushed = {name: layout.list_versions(os.path.join(look_in, name)) for name in settings.models}
     files = {
         MODELS_CONFIG: models_config(model_base, pushed, settings),
         MONITORING_CONFIG: monitoring_config(settings),

@@ -52,7 +52,9 @@ def test_writes_models_config_monitoring_and_batching(tmp_path, capsys):
 
 def test_without_readable_versions_models_keep_their_latest_and_have_no_labels(tmp_path):
     out = tmp_path / "config"
-    assert cli.main(["serving-config", "--model-base", str(tmp_path / "none"), "--out", str(out)]) == 0
+    assert (
+        cli.main(["serving-config", "--model-base", str(tmp_path / "none"), "--out", str(out)]) == 0
+    )
     for model in _by_name(parse_models_config((out / "models.config").read_text())).values():
         assert model.model_version_policy.latest.num_versions == SERVING.versions_loaded
         assert not model.version_labels

@@ -46,10 +46,13 @@ def _query_samples(
     return problems
 
 
-def _replay_warmup(client: ServingClient, model: str, version_dir: str) -> list[str]:
+def _replay_warmup(
+    client: ServingClient, model: str, version_dir: str, out: Callable[[str], None]
+) -> list[str]:
     records = warmup.read_warmup(version_dir)
     for record in records:
         client.call("Predict", record.predict_log.request)
+    out(f"{model}: {len(records)} warmup requests answered")
     return [] if records else [f"{model}: no warmup records and no samples to query"]
 
 
@@ -74,12 +77,13 @@ def run(
             for model in models:
                 try:
                     version, signature_defs = client.metadata(model)
-                    out(f"{model} version {version}: signatures {', '.join(sorted(signature_defs))}")
+                    listed = ", ".join(s for s in sorted(signature_defs) if not s.startswith("__"))
+                    out(f"{model} version {version}: signatures {listed}")
                     if samples and model in samples:
                         problems += _query_samples(client, model, samples[model], out)
                     else:
                         version_dir = str(model_base / model / str(version))
-                        problems += _replay_warmup(client, model, version_dir)
+                        problems += _replay_warmup(client, model, version_dir, out)
                 except (grpc.RpcError, ServingUnavailable) as err:
                     problems.append(f"{model}: {err}")
     finally:

@@ -51,8 +51,7 @@ class _Standardize(tf.Module):
 
     def __call__(self, features):
         return {
-            k: tf.reshape((features[k] - self.means[k]) / self.stds[k], [-1, 1])
-            for k in self.means
+            k: tf.reshape((features[k] - self.means[k]) / self.stds[k], [-1, 1]) for k in self.means
         }
 
 
@@ -62,7 +61,9 @@ class _DecodePatch(tf.Module):
             image = tf.io.decode_png(png, channels=3)
             return tf.image.resize_with_crop_or_pad(image, IDC_PATCH_SIZE, IDC_PATCH_SIZE)
 
-        images = tf.map_fn(decode, tf.reshape(features["image"], [-1]), fn_output_signature=tf.uint8)
+        images = tf.map_fn(
+            decode, tf.reshape(features["image"], [-1]), fn_output_signature=tf.uint8
+        )
         return {"image": tf.cast(images, tf.float32) / 255.0}
 
 
@@ -137,7 +138,9 @@ def exported() -> dict[tuple[str, int], str]:
     atexit.register(shutil.rmtree, root, ignore_errors=True)
     exports = {}
     for model, seed, export in (
-        ("wdbc", 1, export_wdbc), ("wdbc", 2, export_wdbc), ("idc_patch", 1, export_idc)
+        ("wdbc", 1, export_wdbc),
+        ("wdbc", 2, export_wdbc),
+        ("idc_patch", 1, export_idc),
     ):
         path = os.path.join(root, f"{model}-{seed}")
         export(path, seed)

@@ -65,7 +65,9 @@ def test_classify_scores_are_the_predicted_probability(client):
     classified = client.classify("wdbc", examples)
     predicted = client.predict("wdbc", rows.request_inputs(RAW), signature=SIGNATURES[RAW])
     assert classified.version == 1
-    for classes, probability in zip(classified.classes, predicted.outputs["probability"], strict=True):
+    for classes, probability in zip(
+        classified.classes, predicted.outputs["probability"], strict=True
+    ):
         assert [label for label, _ in classes] == ["0", "1"]
         assert classes[1][1] == pytest.approx(probability, abs=1e-6)
         assert classes[0][1] == pytest.approx(1 - probability, abs=1e-6)
@@ -81,9 +83,7 @@ def test_classify_merges_a_context_under_each_example(client):
     # The context carries the first row's "mean" features; each example the rest of its own.
     shared = [name for name in WDBC_FEATURES if name.endswith("_mean")]
     for name in shared:
-        with_context.context.features.feature[name].CopyFrom(
-            examples[0].features.feature[name]
-        )
+        with_context.context.features.feature[name].CopyFrom(examples[0].features.feature[name])
     expected_rows = {k: v.copy() for k, v in rows.raw.items()}
     for example_index, example in enumerate(examples):
         for name in shared:
@@ -154,6 +154,13 @@ def _unknown_label():
     return request
 
 
+def _huge_shape():
+    # One value standing for 10^12 rows: a few bytes on the wire, terabytes if expanded.
+    examples = tf.make_tensor_proto([b"x"])
+    examples.tensor_shape.dim[0].size = 10**12
+    return _wdbc_request(examples=examples)
+
+
 def _bad_png():
     request = predict_pb2.PredictRequest()
     request.model_spec.name = "idc_patch"
@@ -215,6 +222,7 @@ BAD_REQUESTS = {
         StatusCode.INVALID_ARGUMENT,
         'signature "serving_default" cannot read its input',
     ),
+    "a shape far beyond its values": (_huge_shape, StatusCode.INVALID_ARGUMENT, "elements"),
     "bytes that are no PNG": (_bad_png, StatusCode.INVALID_ARGUMENT, "Unknown image file format"),
 }
 

@@ -132,7 +132,7 @@ def test_third_run_with_nothing_changed_executes_nothing(runs):
     third = runs.run("third")
     assert third.returncode == EXIT_OK, third.stdout + third.stderr
     nodes = runs.latest_nodes()
-    assert len(nodes) == 11
+    assert len(nodes) == 12
     assert {n: r.state for n, r in nodes.items() if r.state != "CACHED"} == {}
 
 

@@ -14,6 +14,7 @@ from components.pusher import PUSH_RECORD
 from components.report import (
     anomalies,
     data,
+    decision,
     drift,
     history,
     model,
@@ -26,9 +27,6 @@ from pipeline.config import Profile, Review
 from serving.warmup import ASSETS_EXTRA
 
 REPORT_VERSION = 1
-REJECTED, FAILED, RELEASED, SERVED, NOT_PUSHED, NOT_BLESSED = (
-    "rejected", "failed", "released", "already served", "blessed, not pushed", "not blessed"
-)
 
 
 @dataclass
@@ -69,7 +67,8 @@ def _drift_section(statistics: dict, schema, history_dir: str, span: int) -> dic
         section["drift"] = drift.drift(train, stats.datasets[0], schema)
     section["skew"] = {
         split: drift.skew(train, stats, schema)
-        for split, stats in statistics.items() if split != model.TRAIN_SPLIT
+        for split, stats in statistics.items()
+        if split != model.TRAIN_SPLIT and stats.num_examples
     }
     return section
 
@@ -113,52 +112,6 @@ def data_section(inputs: Inputs, profile: Profile, history_dir: str, last: dict 
         "gate": {"passed": verdict["passed"], "leaks": verdict["leaks"]},
         "anomalies": anomalies.from_verdict(verdict),
         "drift": _drift_section(statistics, schema, history_dir, span),
-    }
-
-
-def _failed_thresholds(model_section: dict) -> list[str]:
-    return [
-        f"{t['output']}/{t['metric']} = {t['value']} misses its {t['kind']} threshold"
-        for t in model_section["tfma"]["thresholds"] if not t["passed"]
-    ]
-
-
-def decision(inputs: Inputs, data_part: dict, model_part: dict) -> dict:
-    """Released or not, and why, in the words a reviewer reads first."""
-    if not data_part["gate"]["passed"]:
-        reasons = [
-            f"[{split}] {a['feature']}: {a['short_description']} - {a['meaning']}"
-            for split, entries in data_part["anomalies"].items() for a in entries
-        ] + [f"{pair}: {len(ids)} shared {data_part['splits']['partition_key']} value(s)"
-             for pair, ids in data_part["gate"]["leaks"].items()]
-        return {"status": REJECTED, "blessed": None, "pushed": False, "reasons": reasons,
-                "summary": "The validation gate rejected the data; no model was trained."}
-    if inputs.blessing is None or not model_part.get("trained"):
-        return {"status": FAILED, "blessed": None, "pushed": False,
-                "reasons": ["the run stopped between the gate and the evaluation"],
-                "summary": "No evaluated model: the run failed after the gate."}
-    blessed = inputs.blessing.get_int_custom_property("blessed") == 1
-    failed = _failed_thresholds(model_part)
-    if not blessed:
-        return {"status": NOT_BLESSED, "blessed": False, "pushed": False,
-                "reasons": failed or ["TFMA did not bless the model"],
-                "summary": "Not released: the candidate missed its thresholds on eval."}
-    pushed = inputs.pushed_model
-    if pushed is None or pushed.get_int_custom_property("pushed") != 1:
-        return {"status": NOT_PUSHED, "blessed": True, "pushed": False, "reasons": [],
-                "summary": "Blessed but not pushed."}
-    version = pushed.get_string_custom_property("pushed_version")
-    fresh = pushed.get_int_custom_property("newly_pushed") == 1
-    passed = len(model_part["tfma"]["thresholds"])
-    return {
-        "status": RELEASED if fresh else SERVED,
-        "blessed": True,
-        "pushed": True,
-        "version": version,
-        "destination": pushed.get_string_custom_property("pushed_destination"),
-        "reasons": [f"all {passed} thresholds passed on the eval split"],
-        "summary": (f"Released as version {version}." if fresh else
-                    f"Blessed; identical to the served version {version}, not pushed again."),
     }
 
 
@@ -215,7 +168,8 @@ def build(
             "run_id": run_id,
             "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(),
         },
-        "decision": decision(inputs, data_part, model_part),
+        "decision": decision.decide(
+            data_part, model_part, blessing=inputs.blessing, pushed=inputs.pushed_model),
         "data": data_part,
         "model": model_part,
         "lineage": lineage(inputs, code_version),

@@ -100,7 +100,11 @@ def class_balance(
     positive fraction TFDV measured."""
     balance = {}
     for split, dataset in statistics.items():
-        (label,) = [f for f in dataset.features if list(f.path.step) == [label_key]]
+        label = next((f for f in dataset.features if list(f.path.step) == [label_key]), None)
+        if label is None:  # an empty split has no features at all
+            balance[split] = {"examples": dataset.num_examples, "positive_fraction": None,
+                              "positives": 0}
+            continue
         count = label.num_stats.common_stats.num_non_missing
         balance[split] = {
             "examples": dataset.num_examples,

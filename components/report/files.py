@@ -40,8 +40,9 @@ def write(report: dict, out_dir: str, *, table_rows: int) -> dict[str, str]:
     title = page.title(report)
     paths = {name: os.path.join(out_dir, name)
              for name in (REPORT_JSON, REPORT_HTML, REPORT_MD, MODEL_CARD_JSON)}
-    _write(paths[REPORT_JSON], json.dumps(report, indent=1, sort_keys=True, allow_nan=False))
-    _write(paths[MODEL_CARD_JSON], json.dumps(report["model_card"], indent=1, sort_keys=True,
+    # Key order is kept (train before eval before test): a re-render reads the same order.
+    _write(paths[REPORT_JSON], json.dumps(report, indent=1, allow_nan=False))
+    _write(paths[MODEL_CARD_JSON], json.dumps(report["model_card"], indent=1,
                                               allow_nan=False))
     _write(paths[REPORT_HTML], html.render(title, sections))
     _write(paths[REPORT_MD], markdown.render(title, sections))

@@ -27,7 +27,8 @@ table{border-collapse:collapse;margin:8px 0 12px;font-size:13px}
 caption{text-align:left;font-style:italic;padding:4px 0;color:#444}
 th,td{border:1px solid #ccc;padding:3px 7px;text-align:left;vertical-align:top}
 th{background:#f2f2f2}
-td{word-break:break-word;max-width:520px}
+td{overflow-wrap:break-word;max-width:520px}
+td:first-child{white-space:nowrap}
 .good{background:#e3f4e1}.bad{background:#fbe1df}.warn{background:#fff3cd}
 p.good,p.bad,p.warn{padding:8px 10px;border-radius:4px;font-weight:600}
 figure{margin:8px 0}figure svg{margin:0 8px 8px 0;background:#fff;border:1px solid #e6e6e6}

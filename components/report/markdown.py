@@ -19,14 +19,19 @@ from components.report.blocks import (
 _TONE_MARK = {"good": "OK", "bad": "ATTENTION", "warn": "NOTE"}
 
 
+def _text(text: str) -> str:
+    """Markdown passes HTML through: data (e.g. a TFDV description) must not become markup."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return _text(text).replace("|", "\\|").replace("\n", " ")
 
 
 def _table(block: Table) -> str:
     lines = []
     if block.caption:
-        lines.append(f"*{block.caption}*\n")
+        lines.append(f"*{_text(block.caption)}*\n")
     lines.append("| " + " | ".join(_cell(h) or " " for h in block.headers) + " |")
     lines.append("|" + "---|" * len(block.headers))
     lines += ["| " + " | ".join(_cell(cell_text(c)) for c in row) + " |" for row in block.rows]
@@ -40,11 +45,12 @@ def _svg_title(svg: str) -> str:
 
 def _block(block) -> str:
     if isinstance(block, Para):
-        return f"**{_TONE_MARK[block.tone]}: {block.text}**" if block.tone else block.text
+        text = _text(block.text)
+        return f"**{_TONE_MARK[block.tone]}: {text}**" if block.tone else text
     if isinstance(block, Heading):
-        return f"### {block.text}"
+        return f"### {_text(block.text)}"
     if isinstance(block, Items):
-        return "\n".join(f"- {item}" for item in block.items)
+        return "\n".join(f"- {_text(item)}" for item in block.items)
     if isinstance(block, Table):
         return _table(block)
     if isinstance(block, Figures):
@@ -52,7 +58,7 @@ def _block(block) -> str:
             f"![{_svg_title(svg)}](data:image/svg+xml;base64,"
             f"{base64.b64encode(svg.encode()).decode()})" for svg in block.svgs
         )
-        return images + (f"\n\n*{block.caption}*" if block.caption else "")
+        return images + (f"\n\n*{_text(block.caption)}*" if block.caption else "")
     if isinstance(block, Pre):
         return f"```\n{block.text}\n```"
     raise TypeError(f"no Markdown for {type(block).__name__}")

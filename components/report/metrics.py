@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from statistics import NormalDist
 
 import numpy as np
+from scipy import stats
 
 # Label 1 = malignant / IDC-positive everywhere; `decision` is the served `label` output.
 METRICS = (
@@ -105,6 +106,35 @@ def confusion(scores: Scores) -> dict[str, int]:
         "false_positives": int(np.sum((y == 0) & (d == 1))),
         "true_negatives": int(np.sum((y == 0) & (d == 0))),
     }
+
+
+# Proportions of counts: (numerator, denominator) in confusion-matrix cells.
+PROPORTIONS = {
+    "sensitivity": (("true_positives",), ("true_positives", "false_negatives")),
+    "specificity": (("true_negatives",), ("true_negatives", "false_positives")),
+    "ppv": (("true_positives",), ("true_positives", "false_positives")),
+    "npv": (("true_negatives",), ("true_negatives", "false_negatives")),
+    "accuracy": (("true_positives", "true_negatives"),
+                 ("true_positives", "true_negatives", "false_positives", "false_negatives")),
+}
+
+
+def exact_intervals(confusion: dict[str, int], confidence: float) -> dict[str, dict]:
+    """Clopper-Pearson intervals of the count proportions, treating examples as
+    independent. They stay honest where the bootstrap cannot: with no error among n
+    cases every resample agrees and the bootstrap interval has zero width."""
+    alpha = 1 - confidence
+    result = {}
+    for name, (num_cells, den_cells) in PROPORTIONS.items():
+        k = sum(confusion[c] for c in num_cells)
+        n = sum(confusion[c] for c in den_cells)
+        if n == 0:
+            result[name] = {"successes": k, "trials": n, "low": None, "high": None}
+            continue
+        low = 0.0 if k == 0 else float(stats.beta.ppf(alpha / 2, k, n - k + 1))
+        high = 1.0 if k == n else float(stats.beta.ppf(1 - alpha / 2, k + 1, n - k))
+        result[name] = {"successes": k, "trials": n, "low": low, "high": high}
+    return result
 
 
 def _cluster_weights(groups: np.ndarray, resamples: int, rng: np.random.Generator):

@@ -42,12 +42,15 @@ def _operating_point(estimates: dict) -> dict:
 
 def _split_section(scores: metrics.Scores, review: Review, baseline) -> dict:
     estimates = _estimate(scores, review, baseline)
+    confusion = metrics.confusion(scores)
+    for name, interval in metrics.exact_intervals(confusion, review.confidence).items():
+        estimates[name]["exact"] = interval
     return {
         "examples": len(scores),
         "positives": int(np.sum(scores.labels == 1)),
         "partitions": int(np.unique(scores.groups).size),
         "metrics": estimates,
-        "confusion": metrics.confusion(scores),
+        "confusion": confusion,
         "roc": metrics.thin(metrics.roc_points(scores), review.curve_points),
         "pr": metrics.thin(metrics.pr_points(scores), review.curve_points),
         "calibration": metrics.calibration(scores, review.calibration_bins),
@@ -94,9 +97,13 @@ def _slice_masks(examples, split: str, profile: Profile, edges: dict):
             yield feature, f"{feature} = {value}", values[feature] == value
     for feature, cuts in edges.items():
         index = np.searchsorted(cuts, values[feature], side="right")
-        bounds = [-np.inf, *cuts, np.inf]
         for k in range(len(cuts) + 1):
-            label = f"{feature} in [{bounds[k]:.4g}, {bounds[k + 1]:.4g})"
+            if k == 0:
+                label = f"{feature} < {cuts[0]:.4g}"
+            elif k == len(cuts):
+                label = f"{feature} >= {cuts[-1]:.4g}"
+            else:
+                label = f"{feature} in [{cuts[k - 1]:.4g}, {cuts[k]:.4g})"
             yield feature, label, index == k
 
 
@@ -133,10 +140,14 @@ def section(
     model_path = scoring.model_dir(model)
     info = read_model_info(model_path)
     served = _served_baseline(baseline_model)
-    scored, splits = {}, {}
+    scored, splits, empty = {}, {}, []
     for split in held_out_splits(examples):
-        scored[split] = scoring.score(model_path, examples, split, label_key=profile.label_key,
-                                      partition_key=profile.partition_key)
+        scores = scoring.score(model_path, examples, split, label_key=profile.label_key,
+                               partition_key=profile.partition_key)
+        if not len(scores):
+            empty.append(split)
+            continue
+        scored[split] = scores
         base = None
         if served != NO_BASELINE:
             base = scoring.score(scoring.model_dir(baseline_model), examples, split,
@@ -149,8 +160,10 @@ def section(
         "threshold": info["threshold"],
         "info": info,
         "splits": splits,
+        "empty_splits": empty,
         "tfma": tfma,
-        "cross_check": cross_check(splits[EVAL_SPLIT], tfma) if tfma else [],
+        "cross_check": cross_check(splits[EVAL_SPLIT], tfma)
+        if tfma and EVAL_SPLIT in splits else [],
         "slices": slices(examples, scored, profile, review),
         "baseline": {"served_version": served,
                      "uri": baseline_model.uri if served != NO_BASELINE else None},

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 from components.report import page_data, page_model
 from components.report.blocks import Heading, Items, Para, Section, Table
+from components.report.decision import TONE
 from components.report.fmt import METRIC_NAMES, interval, num, pass_fail, short_hash
-
-_TONE = {"released": "good", "already served": "good", "blessed, not pushed": "warn",
-         "not blessed": "bad", "rejected": "bad", "failed": "bad"}
 
 
 def title(report: dict) -> str:
@@ -28,9 +26,9 @@ def _decision(report: dict) -> Section:
     decision, run, model = report["decision"], report["run"], report["model"]
     blocks = [
         Para(f"{decision['status'].upper()}: {decision['summary']}",
-             tone=_TONE[decision["status"]]),
+             tone=TONE[decision["status"]]),
         Items(decision["reasons"] or ["no reason recorded"]),
-        Table(["", ""], [
+        Table(["item", "value"], [
             ["pipeline", run["pipeline"]], ["run", run["run_id"]],
             ["report generated", run["generated_at"]], ["span", str(report["data"]["span"])],
             ["code version", report["lineage"]["code_version"]],
@@ -55,7 +53,7 @@ def _card(card: dict) -> Section:
     metrics = card["metrics"]
     return Section("model-card", "Model card", [
         Heading("Model details"),
-        Table(["", ""], [[k.replace("_", " "), str(v)] for k, v in details.items()]),
+        Table(["item", "value"], [[k.replace("_", " "), str(v)] for k, v in details.items()]),
         Heading("Intended use"),
         Items([f"Primary use: {u}" for u in use["primary_uses"]]
               + [f"Primary users: {u}" for u in use["primary_users"]]),

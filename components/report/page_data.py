@@ -6,14 +6,13 @@ from components.report import svg
 from components.report.blocks import Figures, Heading, Items, Para, Pre, Section, Table
 from components.report.fmt import num, pass_fail, short_hash
 
-_NUMERIC = ("count", "missing", "mean", "std_dev", "min", "median", "max")
-
 
 def _splits(data: dict) -> list:
     key = data["splits"]["partition_key"]
     rows = []
-    for split, counts in data["splits"]["splits"].items():
-        balance = data["class_balance"].get(split, {})
+    # In the ExampleGen's order (train first), which the statistics keep.
+    for split, balance in data["class_balance"].items():
+        counts = data["splits"]["splits"][split]
         rows.append([split, num(counts["examples"]), num(counts["partitions"]),
                      num(balance.get("positives")), num(balance.get("positive_fraction"))])
     overlaps = data["splits"]["overlaps"]
@@ -122,25 +121,29 @@ def _drift(section: dict, limit: int) -> list:
     return blocks
 
 
-def _feature_cells(summary: dict) -> list[str]:
+def _summary_cell(summary: dict) -> str:
     if "mean" in summary:
-        return [num(summary[k]) for k in _NUMERIC]
-    extra = summary.get("unique")
-    return [num(summary.get("count")), num(summary.get("missing")), f"unique {num(extra)}",
-            "", "", "", ""]
+        return (f"{num(summary['mean'])} ± {num(summary['std_dev'])} "
+                f"(median {num(summary['median'])}, range {num(summary['min'])} to "
+                f"{num(summary['max'])})")
+    if "unique" in summary:
+        return f"{num(summary['unique'])} distinct"
+    return ""
 
 
 def _features(data: dict, limit: int) -> list:
+    splits = list(data["class_balance"])
     rows, plots = [], []
     for feature in data["features"]:
-        for split, summary in feature["splits"].items():
-            rows.append([feature["name"], feature["type"], split, *_feature_cells(summary)])
+        cells = [_summary_cell(feature["splits"].get(s, {})) for s in splits]
+        missing = sum(v.get("missing", 0) for v in feature["splits"].values())
+        rows.append([feature["name"], feature["type"], *cells, num(missing)])
         histograms = {s: v["histogram"] for s, v in feature["splits"].items()
                       if v.get("histogram")}
         if histograms and len(plots) < limit:
             plots.append(svg.histogram(feature["name"], histograms, x_label=feature["name"]))
     return [
-        Table(["feature", "type", "split", *_NUMERIC], rows,
+        Table(["feature", "type", *(f"{s}: mean ± sd" for s in splits), "missing"], rows,
               caption=f"Per-feature statistics (TFDV, {data['statistics_uri']})"),
         Figures([p for p in plots if p], caption="Distribution per split (TFDV histograms)"),
     ]

@@ -8,19 +8,37 @@ from components.report.fmt import METRIC_NAMES, interval, num, pass_fail, signed
 from components.report.metrics import METRICS
 
 
+def _exact(entry: dict) -> str:
+    exact = entry.get("exact")
+    if not exact:
+        return ""
+    if exact["low"] is None:
+        return "0/0"
+    return (f"{exact['successes']}/{exact['trials']} "
+            f"[{num(exact['low'])}, {num(exact['high'])}]")
+
+
 def _metrics_table(model: dict) -> Table:
     splits = list(model["splits"])
-    rows = [[METRIC_NAMES[name], *(interval(model["splits"][s]["metrics"][name])
-                                   for s in splits)] for name in METRICS]
+    rows = [[METRIC_NAMES[name], *(cell for s in splits for cell in (
+                interval(model["splits"][s]["metrics"][name]),
+                _exact(model["splits"][s]["metrics"][name])))]
+            for name in METRICS]
     counts = [["examples / positives / " + model["bootstrap"]["unit"] + " values",
-               *(f"{num(model['splits'][s]['examples'])} / {num(model['splits'][s]['positives'])}"
-                 f" / {num(model['splits'][s]['partitions'])}" for s in splits)]]
+               *(cell for s in splits for cell in (
+                   f"{num(model['splits'][s]['examples'])} / "
+                   f"{num(model['splits'][s]['positives'])} / "
+                   f"{num(model['splits'][s]['partitions'])}", ""))]]
     confidence = round(model["bootstrap"]["confidence"] * 100)
+    headers = [h for s in splits for h in (f"{s} [{confidence}% bootstrap]",
+                                             f"{s} counts [exact binomial]")]
     return Table(
-        ["metric", *(f"{s} [{confidence}% interval]" for s in splits)], rows + counts,
-        caption=(f"At the operating threshold {num(model['threshold'], 4)}; intervals from "
-                 f"{model['bootstrap']['resamples']} bootstrap resamples of "
-                 f"{model['bootstrap']['unit']} values ({model['bootstrap']['method']})"),
+        ["metric", *headers], rows + counts,
+        caption=(f"At the operating threshold {num(model['threshold'], 4)}. Bootstrap: "
+                 f"{model['bootstrap']['resamples']} resamples of "
+                 f"{model['bootstrap']['unit']} values ({model['bootstrap']['method']}). "
+                 "Exact: Clopper-Pearson over examples; it keeps its width where the "
+                 "bootstrap has none (no error among n cases)."),
     )
 
 
@@ -135,8 +153,10 @@ def section(model: dict, limit: int) -> Section:
         return Section("model", "Model", [Para(
             "No model was trained in this run: see the decision and the data anomalies.",
             tone="bad")])
+    empty = [Para(f"The {split} split is empty: it has no metrics.", tone="bad")
+             for split in model["empty_splits"]]
     return Section("model", "Model", [
-        _operating_point(model),
+        _operating_point(model), *empty,
         Heading("Metrics on eval and test"), _metrics_table(model),
         Heading("Confusion matrices"), *_confusion(model),
         Heading("ROC, precision-recall and calibration"), _curves(model),

@@ -9,7 +9,7 @@ COLORS = {"train": "#4c72b0", "eval": "#dd8452", "test": "#55a868", "baseline": 
           "reference": "#bbbbbb"}
 _PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
 _W, _H = 300, 240
-_LEFT, _RIGHT, _TOP, _BOTTOM = 46, 10, 24, 40
+_LEFT, _RIGHT, _TOP, _BOTTOM = 60, 20, 24, 40
 
 
 def color(name: str, index: int = 0) -> str:
@@ -59,8 +59,8 @@ class _Frame:
         parts.append(f'<text x="{(_LEFT + self.width - _RIGHT) / 2:.1f}" '
                      f'y="{self.height - 6}" font-size="11" text-anchor="middle">'
                      f'{escape(x_label)}</text>')
-        parts.append(f'<text x="12" y="{(self.height - _BOTTOM + _TOP) / 2:.1f}" font-size="11" '
-                     f'text-anchor="middle" transform="rotate(-90 12 '
+        parts.append(f'<text x="10" y="{(self.height - _BOTTOM + _TOP) / 2:.1f}" font-size="11" '
+                     f'text-anchor="middle" transform="rotate(-90 10 '
                      f'{(self.height - _BOTTOM + _TOP) / 2:.1f})">{escape(y_label)}</text>')
         return parts
 

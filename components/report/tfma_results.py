@@ -45,32 +45,32 @@ def _overall_values(uri: str) -> dict[str, dict[str, float]]:
     return values
 
 
-def _candidate_overall(records, output: str, field: str):
-    """The candidate's `field` for `output` in the overall slice of TFMA's records."""
+def _candidate_overall(records, entries: str, output: str, field: str):
+    """The candidate's `field` for `output` in the overall slice of TFMA's metrics or plots
+    (`entries`: their repeated key-and-value field)."""
     for sliced in records:
         if sliced.slice_key.single_slice_keys:
             continue
-        entries = getattr(sliced, "metric_keys_and_values", None) or sliced.plot_keys_and_values
-        for entry in entries:
+        for entry in getattr(sliced, entries):
             key = entry.key
             if (key.output_name == output and _role(key.model_name) == CANDIDATE
                     and not getattr(key, "is_diff", False) and entry.value.HasField(field)):
                 return getattr(entry.value, field)
-    return None
+    raise KeyError(f"TFMA wrote no {field} for the candidate's {output!r} output")
 
 
 def confusion_at_operating_point(uri: str) -> dict[str, float]:
     """TFMA's confusion matrix of the served `label` output (0/1, so threshold 0.5)."""
-    matrices = _candidate_overall(
-        tfma.load_metrics(uri), LABEL, "confusion_matrix_at_thresholds")
+    matrices = _candidate_overall(tfma.load_metrics(uri), "metric_keys_and_values", LABEL,
+                                  "confusion_matrix_at_thresholds")
     (matrix,) = [m for m in matrices.matrices if m.threshold == 0.5]
     return {name: getattr(matrix, name) for name in _COUNTS}
 
 
 def expected_calibration_error(uri: str, bins: int) -> float:
     """ECE from TFMA's calibration histogram, its fine buckets merged into `bins`."""
-    buckets = _candidate_overall(
-        tfma.load_plots(uri), PROBABILITY, "calibration_histogram_buckets").buckets
+    buckets = _candidate_overall(tfma.load_plots(uri), "plot_keys_and_values", PROBABILITY,
+                                 "calibration_histogram_buckets").buckets
     gap, total = np.zeros(bins), 0.0
     for bucket in buckets:
         mid = np.clip((bucket.lower_threshold_inclusive + bucket.upper_threshold_exclusive) / 2,
