@@ -172,12 +172,17 @@ def run_pipeline(
     paths.root.mkdir(parents=True, exist_ok=True)
     log_file = paths.logs / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
     error = None
+    # TFX's Beam executors parse sys.argv as absl flags; the host's own arguments (bcpipe's,
+    # or pytest's `-v -p ...`) must not reach them.
+    argv, sys.argv = sys.argv, sys.argv[:1]
     with _quiet(log_file, stream):
         try:
             tfx.orchestration.LocalDagRunner().run(pipeline)
         except Exception as err:  # noqa: BLE001 - every failure is reported, then mapped
             logging.exception("pipeline run failed")
             error = err
+        finally:
+            sys.argv = argv
     store = metadata.open_store(paths.metadata_path)
     runs = metadata.run_ids(store, paths.pipeline_name)
     run_id = runs[-1] if runs else None
