@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument("out", type=Path)
     synth.add_argument("--patients", type=int, default=20)
     synth.add_argument("--per-patient", type=int, default=100)
+    synth.add_argument("--total", type=int,
+                       help="this many patches spread unevenly over the patients "
+                            "(instead of --per-patient)")
     synth.add_argument("--seed", type=int, default=0)
     synth.set_defaults(handler=_data_synth_idc)
 

@@ -136,17 +136,38 @@ def _quirks(rng, out: Path, first: Path, manifest: Manifest) -> None:
     manifest.stray += len(strays)
 
 
-def synthesize(out: Path, *, patients: int, per_patient: int, seed: int) -> Manifest:
+def patch_counts(rng: np.random.Generator, patients: int, total: int) -> list[int]:
+    """`total` patches spread unevenly over patients, as slides differ in size."""
+    if not patients <= total <= patients * GRID * GRID:
+        raise ValueError(f"--total must be {patients}..{patients * GRID * GRID} "
+                         f"for {patients} patients")
+    weights = rng.lognormal(0.0, 0.6, patients)
+    counts = np.minimum(np.maximum(1, np.floor(weights / weights.sum() * total)), GRID * GRID)
+    counts = counts.astype(int)
+    # Hand out what flooring and capping left, one patch at a time, to patients with room.
+    while (short := total - counts.sum()) != 0:
+        room = np.flatnonzero(counts < GRID * GRID) if short > 0 else np.flatnonzero(counts > 1)
+        counts[rng.choice(room, size=min(abs(short), len(room)), replace=False)] += (
+            1 if short > 0 else -1)
+    return counts.tolist()
+
+
+def synthesize(out: Path, *, patients: int, per_patient: int | None = None,
+               total: int | None = None, seed: int) -> Manifest:
+    """`per_patient` patches for each patient, or `total` patches spread over them."""
     if out.exists() and any(out.iterdir()):
         raise FileExistsError(f"{out} is not empty; give a new directory")
-    if not 1 <= per_patient <= GRID * GRID:
+    if (per_patient is None) == (total is None):
+        raise ValueError("give either --per-patient or --total")
+    if per_patient is not None and not 1 <= per_patient <= GRID * GRID:
         raise ValueError(f"--per-patient must be 1..{GRID * GRID}")
     rng = np.random.default_rng(seed)
     ids = sorted(rng.choice(np.arange(8863, 16897), size=patients, replace=False).tolist())
+    counts = [per_patient] * patients if total is None else patch_counts(rng, patients, total)
     manifest = Manifest(seed=seed, patients=patients)
     out.mkdir(parents=True, exist_ok=True)
-    for index, patient in enumerate(ids):
-        _patient(rng, out, str(patient), per_patient, manifest)
+    for index, (patient, count) in enumerate(zip(ids, counts, strict=True)):
+        _patient(rng, out, str(patient), count, manifest)
         if index == 0:
             _quirks(rng, out, out / str(patient), manifest)
     manifest_path(out).write_text(json.dumps(asdict(manifest), indent=2, sort_keys=True))
@@ -160,8 +181,10 @@ def main(args: argparse.Namespace) -> int:
         raise UsageError("--patients must be at least 1")
     started = time.monotonic()
     try:
-        manifest = synthesize(args.out, patients=args.patients, per_patient=args.per_patient,
-                              seed=args.seed)
+        manifest = synthesize(
+            args.out, patients=args.patients, seed=args.seed,
+            per_patient=None if args.total else args.per_patient, total=args.total,
+        )
     except (FileExistsError, ValueError) as err:
         raise UsageError(str(err)) from None
     took = time.monotonic() - started

@@ -60,3 +60,19 @@ def test_refuses_a_non_empty_directory(tmp_path):
     (tmp_path / "x" / "f").write_text("keep me")
     with pytest.raises(FileExistsError):
         synthesize(tmp_path / "x", patients=1, per_patient=1, seed=0)
+
+
+def test_total_is_spread_unevenly_and_exactly(tmp_path):
+    manifest = synthesize(tmp_path / "a", patients=7, total=1000, seed=3)
+    counts = list(manifest.per_patient.values())
+    assert manifest.patches_kept == sum(counts) == 1000
+    assert len(counts) == 7 and min(counts) >= 1 and len(set(counts)) > 1
+    assert sorted(p.name for p in (tmp_path / "a").iterdir() if p.name.isdigit()) == sorted(
+        manifest.per_patient)
+
+
+def test_total_must_fit_the_patients(tmp_path):
+    with pytest.raises(ValueError, match="--total"):
+        synthesize(tmp_path / "a", patients=3, total=2, seed=1)
+    with pytest.raises(ValueError, match="either"):
+        synthesize(tmp_path / "b", patients=3, total=20, per_patient=5, seed=1)
