@@ -109,6 +109,13 @@ def split_labels(files: list[str], label_key: str) -> np.ndarray:
     )
 
 
+def fit_schedule(train_steps: int, steps_per_epoch: int) -> tuple[int, int]:
+    """(steps per epoch, epochs) for Keras. Epochs are only where early stopping looks: a
+    run asked for fewer steps than one epoch trains exactly those steps."""
+    per_epoch = max(1, min(steps_per_epoch, train_steps))
+    return per_epoch, max(1, math.ceil(train_steps / per_epoch))
+
+
 def fit_and_export(
     fn_args: tfx.components.FnArgs,
     *,
@@ -146,10 +153,11 @@ def fit_and_export(
     if class_weights is not None:
         weights = class_weights(split_labels(fn_args.train_files, label_key))
     model = build_model(config)
+    steps_per_epoch, epochs = fit_schedule(fn_args.train_steps, config.steps_per_epoch)
     model.fit(
         train,
-        steps_per_epoch=config.steps_per_epoch,
-        epochs=max(1, math.ceil(fn_args.train_steps / config.steps_per_epoch)),
+        steps_per_epoch=steps_per_epoch,
+        epochs=epochs,
         validation_data=data(fn_args.eval_files, epochs=1, shuffle=False),
         class_weight=weights,
         callbacks=[

@@ -1,9 +1,9 @@
-"""The operating point: the highest threshold that still catches the target share of cancers."""
+"""The operating point, and how many steps a run trains."""
 
 import numpy as np
 import pytest
 
-from components.training import choose_operating_point
+from components.training import choose_operating_point, fit_schedule
 
 
 def test_highest_threshold_reaching_target_sensitivity():
@@ -34,3 +34,10 @@ def test_reached_sensitivity_never_below_target_on_random_scores():
 def test_no_positives_keeps_half():
     point = choose_operating_point(np.zeros(5), np.linspace(0, 1, 5), 0.9)
     assert point.threshold == 0.5 and point.specificity == pytest.approx(0.4)
+
+
+def test_fit_schedule_trains_the_steps_asked_for():
+    assert fit_schedule(20, 200) == (20, 1)
+    assert fit_schedule(6000, 200) == (200, 30)
+    assert fit_schedule(300, 15) == (15, 20)
+    assert fit_schedule(3469, 200) == (200, 18)  # rounds up to whole epochs
