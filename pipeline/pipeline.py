@@ -174,6 +174,9 @@ def create_pipeline(
             examples=example_gen.outputs["examples"],
             schema=schema_gen.outputs["schema"],
             preprocessing_fn=profile.preprocessing_fn,
+            # Nothing reads Transform's own pre/post statistics (StatisticsGen has the data's);
+            # on a DirectRunner they also made it hold every transformed example in memory.
+            disable_statistics=True,
         )
         trainer = tfx.components.Trainer(
             run_fn=profile.run_fn,
