@@ -18,6 +18,8 @@ from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
+# Smoke runs (`make bench` with --quick, the tests) write here instead of over the real results.
+RESULTS_ENV = "BCPIPE_BENCH_RESULTS"
 WORK_DIR = BENCH_DIR / "work"
 
 
@@ -91,9 +93,11 @@ class Result:
         return record
 
 
-def report(result: Result, results_dir: Path = RESULTS_DIR) -> Path:
-    """Print the benchmark's one line and write bench/results/<name>.json."""
+def report(result: Result, results_dir: Path | None = None) -> Path:
+    """Print the benchmark's one line and write bench/results/<name>.json (or under
+    $BCPIPE_BENCH_RESULTS)."""
     print(result.line(), flush=True)
+    results_dir = results_dir or Path(os.environ.get(RESULTS_ENV) or RESULTS_DIR)
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{result.name}.json"
     path.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
