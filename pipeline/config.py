@@ -94,6 +94,25 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class SqlSlice:
+    """A slice whose value is computed from features, as TFMA's `slice_keys_sql` (ZetaSQL).
+
+    The Evaluator and the review report run the same query, so their slices are the same.
+    """
+
+    key: str
+    features: tuple[str, ...]
+    # A ZetaSQL expression over `features` (each one value per example) giving the value.
+    value: str
+
+    @property
+    def sql(self) -> str:
+        """The `slice_keys_sql` of a SlicingSpec: one (key, value) pair per example."""
+        sources = ", ".join(f"example.{feature}" for feature in self.features)
+        return f"SELECT STRUCT({self.value} AS {self.key}) FROM {sources}"
+
+
+@dataclass(frozen=True)
 class Profile:
     """What differs between the `idc` and `wdbc` pipelines."""
 
@@ -110,6 +129,9 @@ class Profile:
     split_buckets: tuple[tuple[str, int], ...] = (("train", 8), ("eval", 1), ("test", 1))
     # Feature slices for the Evaluator, each a tuple of feature keys (empty = overall).
     slices: tuple[tuple[str, ...], ...] = ((),)
+    # Slices computed from features rather than read from one (the Evaluator reads the
+    # examples as ExampleGen wrote them, not Transform's output).
+    sql_slices: tuple[SqlSlice, ...] = ()
     # Numeric features the review report cuts into quantile bins (edges: quantiles of the
     # train split) to show how the model does across their range.
     quantile_slices: tuple[str, ...] = ()
@@ -286,6 +308,16 @@ class Serving:
 
 SERVING = Serving()
 
+# Patches at a slide's border are smaller than 50x50 in height or width (padded white by
+# Transform); the Evaluator and the report show how the model does on them.
+IDC_EDGE, IDC_FULL = "edge", "full"
+IDC_PATCH_SIZE_SLICE = SqlSlice(
+    key="patch_size",
+    features=("height", "width"),
+    value=f"IF(height < {IDC_PATCH_SIZE} OR width < {IDC_PATCH_SIZE}, "
+          f"'{IDC_EDGE}', '{IDC_FULL}')",
+)
+
 IDC = Profile(
     name="idc",
     model_name="idc_patch",
@@ -306,10 +338,32 @@ IDC = Profile(
     ),
     example_gen="idc",
     slices=((), (IDC_PATIENT,)),
+    sql_slices=(IDC_PATCH_SIZE_SLICE,),
     trainer_resources=Resources(cpu="8", memory="32G", gpus=1),
 )
 
 PROFILES: dict[str, Profile] = {WDBC.name: WDBC, IDC.name: IDC}
+
+
+@dataclass(frozen=True)
+class Demo:
+    """`bcpipe demo`: both pipelines on bundled or generated data, then serving."""
+
+    pipelines: tuple[str, ...] = ("wdbc", "idc")
+    # The IDC archive is generated under the work dir (the real one is not bundled) and
+    # reused while its manifest says it was made with these settings.
+    idc_dir: str = "data/idc-demo"
+    idc_patients: int = 30
+    idc_per_patient: int = 100
+    idc_seed: int = 5
+    # Enough for a blessed model on that archive (tests/test_idc_e2e.py trains as long).
+    idc_train_steps: int = 200
+    # Rows and patches (per class) sent to the served models.
+    wdbc_samples_per_class: int = 3
+    idc_samples_per_class: int = 3
+
+
+DEMO = Demo()
 
 
 def profile(name: str) -> Profile:

@@ -253,10 +253,18 @@ def summary(profile: config.Profile, outcome: RunOutcome, paths: RunPaths) -> st
     lines.append(f"artifacts: {paths.pipeline_root}")
     lines.append(f"metadata:  {paths.metadata_path}")
     lines.append(f"log:       {outcome.log_file}")
+    html = report_html(outcome)
+    if html:
+        lines.append(f"report:    {html}")
+    return "\n".join(lines)
+
+
+def report_html(outcome: RunOutcome) -> str | None:
+    """The review report's HTML page, when the run wrote one."""
     report = outcome.nodes.get("ReviewReport")
     if report and report.outputs.get("report"):
-        lines.append(f"report:    {metadata.custom_str(report.outputs['report'][0], 'html')}")
-    return "\n".join(lines)
+        return metadata.custom_str(report.outputs["report"][0], "html")
+    return None
 
 
 def main(args: argparse.Namespace) -> int:

@@ -124,7 +124,10 @@ def eval_config(profile: Profile) -> tfma.EvalConfig:
     ]
     return tfma.EvalConfig(
         model_specs=model_specs,
-        slicing_specs=[tfma.SlicingSpec(feature_keys=list(keys)) for keys in profile.slices],
+        slicing_specs=[
+            *(tfma.SlicingSpec(feature_keys=list(keys)) for keys in profile.slices),
+            *(tfma.SlicingSpec(slice_keys_sql=s.sql) for s in profile.sql_slices),
+        ],
         metrics_specs=[
             tfma.MetricsSpec(output_names=[PROBABILITY], metrics=probability_metrics),
             tfma.MetricsSpec(output_names=[LABEL], metrics=decision_metrics),

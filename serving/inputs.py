@@ -28,7 +28,12 @@ class Batch:
     raw: dict[str, np.ndarray]
 
     def head(self, count: int) -> Batch:
-        return Batch(self.key_name, self.keys[:count], {k: v[:count] for k, v in self.raw.items()})
+        return self.rows(range(min(count, len(self.keys))))
+
+    def rows(self, indices: Sequence[int]) -> Batch:
+        indices = list(indices)
+        return Batch(self.key_name, [self.keys[i] for i in indices],
+                     {k: v[indices] for k, v in self.raw.items()})
 
     def request_inputs(self, signature: str) -> dict[str, np.ndarray]:
         if signature == RAW:

@@ -9,12 +9,15 @@ import sys
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_model_analysis as tfma
 from PIL import Image
 from sklearn.metrics import roc_auc_score
 
 from components.idc.synth import synthesize
+from components.report import files
 from pipeline import metadata
 from pipeline.cli import EXIT_OK
+from pipeline.config import IDC_EDGE, IDC_FULL, IDC_PATCH_SIZE, IDC_PATCH_SIZE_SLICE
 from serving import layout
 from serving.signatures import EXAMPLES_INPUT, LABEL, PROBABILITY, SERVING_DEFAULT, SERVING_RAW
 
@@ -86,3 +89,29 @@ def test_pushed_model_separates_the_test_split(run):
     for i in small[:3]:  # an edge patch is answered as it is, padded inside the model
         with Image.open(io.BytesIO(pngs[i].numpy())) as image:
             assert image.size != (50, 50)
+
+
+def test_evaluation_and_report_slice_full_and_edge_patches(run):
+    _, _, _, nodes = run
+    features = [tf.train.Example.FromString(s).features.feature for s in _split(nodes, "eval")]
+    edge = sum(min(f["height"].int64_list.value[0], f["width"].int64_list.value[0])
+               < IDC_PATCH_SIZE for f in features)
+    assert 0 < edge < len(features), "the eval split needs full and edge patches"
+    expected = {IDC_EDGE: edge, IDC_FULL: len(features) - edge}
+
+    counts = {}
+    for sliced in tfma.load_metrics(nodes["Evaluator"].outputs["evaluation"][0].uri):
+        key = dict(tfma.slicer.slicer_lib.deserialize_slice_key(sliced.slice_key))
+        if IDC_PATCH_SIZE_SLICE.key in key:
+            counts[key[IDC_PATCH_SIZE_SLICE.key]] = next(
+                e.value.double_value.value for e in sliced.metric_keys_and_values
+                if e.key.name == "example_count")
+    assert counts == expected
+
+    report_dir = nodes["ReviewReport"].outputs["report"][0].uri
+    rows = {r["slice"]: r["examples"] for r in files.read(report_dir)["model"]["slices"]["rows"]
+            if r["split"] == "eval" and r["feature"] == IDC_PATCH_SIZE_SLICE.key}
+    assert rows == {f"{IDC_PATCH_SIZE_SLICE.key} = {k}": v for k, v in expected.items()}
+    with open(os.path.join(report_dir, files.REPORT_HTML)) as handle:
+        page = handle.read()
+    assert f"By {IDC_PATCH_SIZE_SLICE.key}, worst" in page and f"= {IDC_EDGE}</td>" in page

@@ -78,7 +78,7 @@ def hashed_order(files: list[tuple[str, str]]):
     yield from sorted(files, key=lambda item: hashlib.sha1(item[1].encode()).digest())
 
 
-def _image_size(content: bytes) -> tuple[int, int] | None:
+def image_size(content: bytes) -> tuple[int, int] | None:
     """(height, width) of a fully decodable PNG, else None."""
     try:
         with Image.open(io.BytesIO(content)) as image:
@@ -128,7 +128,7 @@ class _ReadPatch(beam.DoFn):
         if not content:
             yield beam.pvalue.TaggedOutput(self.COUNTS, "empty_skipped")
             return
-        size = _image_size(content)
+        size = image_size(content)
         if size is None:
             yield beam.pvalue.TaggedOutput(self.COUNTS, "undecodable_skipped")
             return

@@ -6,7 +6,7 @@ import numpy as np
 
 from components import artifacts
 from components.baseline import NO_BASELINE
-from components.report import metrics, scoring, tfma_results
+from components.report import metrics, scoring, sql_slices, tfma_results
 from pipeline.config import Profile, Review
 from serving.signatures import read_model_info
 
@@ -91,10 +91,16 @@ def _quantile_edges(examples, feature: str, bins: int) -> list[float]:
 def _slice_masks(examples, split: str, profile: Profile, edges: dict):
     """(feature, slice label, mask) for every slice of one split."""
     categorical = sorted({key for keys in profile.slices for key in keys})
-    values = scoring.read_features(examples, split, categorical + list(edges))
+    computed_from = sorted({f for spec in profile.sql_slices for f in spec.features})
+    values = scoring.read_features(examples, split, categorical + list(edges) + computed_from)
     for feature in categorical:
         for value in sorted(set(values[feature].tolist())):
             yield feature, f"{feature} = {value}", values[feature] == value
+    for spec in profile.sql_slices:
+        # A value no example of this split has (no edge patch in it) gives no row.
+        computed = sql_slices.slice_values(spec, values)
+        for value in sorted({v for v in computed.tolist() if v is not None}):
+            yield spec.key, f"{spec.key} = {value}", computed == value
     for feature, cuts in edges.items():
         index = np.searchsorted(cuts, values[feature], side="right")
         for k in range(len(cuts) + 1):

@@ -72,6 +72,8 @@ TEXT = {
         "relevant_factors": [
             "Patient: patches of one patient are alike; the report slices by patient and "
             "resamples patients, not patches, for its intervals.",
+            "Patch size: edge patches, smaller than 50x50 and padded white, are a slice "
+            "of their own (patch_size = edge) next to full ones.",
             "Stain, scanner and slide preparation, which the data do not record.",
         ],
         "ethical": [

@@ -98,17 +98,21 @@ def _cross_check(model: dict) -> list:
 
 
 def _slices(model: dict, limit: int) -> list:
-    rows = model["slices"]["rows"]
-    table = Table(
-        ["split", "slice", "examples", "positives", "accuracy", "sensitivity", "specificity",
-         "AUC"],
-        [[r["split"], r["slice"], num(r["examples"]), num(r["positives"]),
-          *(interval(r["metrics"][m]) for m in ("accuracy", "sensitivity", "specificity",
-                                                 "auc"))] for r in rows[:limit]],
-        caption="Slices, worst (lowest accuracy) first"
-        + (f"; first {limit} of {len(rows)}" if len(rows) > limit else ""),
-    )
-    return [table]
+    """One table per feature sliced on, so many patients cannot push the patch sizes out."""
+    tables = []
+    for feature in sorted({r["feature"] for r in model["slices"]["rows"]}):
+        rows = [r for r in model["slices"]["rows"] if r["feature"] == feature]
+        tables.append(Table(
+            ["split", "slice", "examples", "positives", "accuracy", "sensitivity",
+             "specificity", "AUC"],
+            [[r["split"], r["slice"], num(r["examples"]), num(r["positives"]),
+              *(interval(r["metrics"][m]) for m in ("accuracy", "sensitivity", "specificity",
+                                                     "auc"))] for r in rows[:limit]],
+            caption=f"By {feature}, worst (lowest accuracy) first; a split with no example "
+            "in a slice has no row for it"
+            + (f"; first {limit} of {len(rows)}" if len(rows) > limit else ""),
+        ))
+    return tables
 
 
 def _baseline(model: dict) -> list:
