@@ -26,6 +26,7 @@ from tensorflow_serving.apis import (
 )
 
 from pipeline.config import SERVING, Serving
+from serving.tensors import from_array, to_array
 
 DEFAULT_SIGNATURE = "serving_default"
 
@@ -151,11 +152,9 @@ class ServingClient:
             request.model_spec.signature_name = signature
             _set_version(request.model_spec, version, version_label)
             for name, array in arrays.items():
-                request.inputs[name].CopyFrom(
-                    tf.make_tensor_proto(array[start : start + self.batch_size])
-                )
+                request.inputs[name].CopyFrom(from_array(array[start : start + self.batch_size]))
             response = self.call("Predict", request)
-            parts.append({k: tf.make_ndarray(v) for k, v in response.outputs.items()})
+            parts.append({k: to_array(v) for k, v in response.outputs.items()})
             size = min(self.batch_size, total - start)
             versions.append(np.full(size, response.model_spec.version.value, np.int64))
         outputs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

@@ -9,6 +9,7 @@ import tensorflow as tf
 from pipeline.config import SERVING
 from serving import client as client_module
 from serving.client import ServingClient, ServingUnavailable
+from serving.tensors import from_array
 
 
 def _closed_port() -> int:
@@ -35,7 +36,7 @@ def test_bytes_go_as_strings_with_trailing_nuls_kept():
     # A serialized tf.Example whose last float is 0.0 ends in NUL bytes.
     values = [b"ends in nul\x00\x00", b"x"]
     column = client_module._column(values)
-    proto = tf.make_tensor_proto(column)
+    proto = from_array(column)
     assert proto.dtype == tf.string.as_datatype_enum
     assert list(proto.string_val) == values
 

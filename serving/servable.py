@@ -2,21 +2,21 @@
 
 Requests are checked against the SignatureDefs stored in `saved_model.pb` (the contract a
 TF Serving client sees through GetModelMetadata) before anything runs, so a wrong input name,
-dtype or shape comes back as INVALID_ARGUMENT naming that input. Outputs are written as
-TF Serving writes them (typed value fields, the tensor's own dtype), so float32 answers
-cross the wire bit for bit.
+dtype or shape comes back as INVALID_ARGUMENT naming that input. Tensors cross the wire
+through serving/tensors.py.
 """
 
 from __future__ import annotations
 
+import math
 import os
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import grpc
-import numpy as np
 import tensorflow as tf
-from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
@@ -28,6 +28,7 @@ from tensorflow_serving.apis import (
 from pipeline.config import SERVING
 from serving import layout, warmup
 from serving.status import ServingError, from_tf_error, invalid_argument, not_found
+from serving.tensors import as_proto_field, to_array
 
 DEFAULT_SIGNATURE = "serving_default"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
@@ -41,19 +42,6 @@ SIGNATURE_DEF_FIELD = "signature_def"
 # TF Serving refuses a warmup file longer than this.
 MAX_WARMUP_RECORDS = 1000
 MAX_ELEMENTS = SERVING.max_message_bytes
-
-_VALUE_FIELDS = {
-    types_pb2.DT_FLOAT: "float_val",
-    types_pb2.DT_DOUBLE: "double_val",
-    types_pb2.DT_INT8: "int_val",
-    types_pb2.DT_INT16: "int_val",
-    types_pb2.DT_INT32: "int_val",
-    types_pb2.DT_UINT8: "int_val",
-    types_pb2.DT_INT64: "int64_val",
-    types_pb2.DT_BOOL: "bool_val",
-    types_pb2.DT_STRING: "string_val",
-}
-
 
 def read_meta_graph(export_dir: str) -> meta_graph_pb2.MetaGraphDef:
     """The serving MetaGraphDef; raises ValueError when saved_model.pb does not parse."""
@@ -69,16 +57,27 @@ def read_meta_graph(export_dir: str) -> meta_graph_pb2.MetaGraphDef:
     raise ValueError(f"{export_dir}: no MetaGraph tagged 'serve'")
 
 
-def as_proto_field(value: tf.Tensor) -> tensor_pb2.TensorProto:
-    """A TensorProto with typed value fields (TF Serving's Tensor::AsProtoField)."""
-    dtype = value.dtype.as_datatype_enum
-    proto = tensor_pb2.TensorProto(dtype=dtype, tensor_shape=value.shape.as_proto())
-    field = _VALUE_FIELDS.get(dtype)
-    if field is None:
-        proto.CopyFrom(tf.make_tensor_proto(value.numpy()))
-    else:
-        getattr(proto, field).extend(value.numpy().ravel().tolist())
-    return proto
+@dataclass(frozen=True)
+class _Signature:
+    """What a request is checked against, read once from the SignatureDef at load."""
+
+    definition: meta_graph_pb2.SignatureDef
+    function: object
+    # alias -> (DataType, dims with -1 for any size, or None for unknown rank)
+    inputs: dict[str, tuple[int, tuple[int, ...] | None]]
+    outputs: tuple[str, ...]
+
+    @classmethod
+    def of(cls, definition: meta_graph_pb2.SignatureDef, function) -> _Signature:
+        inputs = {
+            alias: (
+                info.dtype,
+                None if info.tensor_shape.unknown_rank
+                else tuple(d.size for d in info.tensor_shape.dim),
+            )
+            for alias, info in definition.inputs.items()
+        }
+        return cls(definition, function, inputs, tuple(sorted(definition.outputs)))
 
 
 def _shape_text(dims) -> str:
@@ -86,11 +85,10 @@ def _shape_text(dims) -> str:
 
 
 def _check_shape(
-    alias: str, signature_name: str, expected: tensor_shape_pb2.TensorShapeProto, got: tuple
+    alias: str, signature_name: str, want: tuple[int, ...] | None, got: tuple
 ) -> None:
-    if expected.unknown_rank:
+    if want is None:
         return
-    want = [d.size for d in expected.dim]
     if len(want) != len(got) or any(w not in (-1, g) for w, g in zip(want, got, strict=False)):
         raise invalid_argument(
             f'input "{alias}" of signature "{signature_name}" must have shape '
@@ -114,19 +112,23 @@ class Servable:
             meta_graph.signature_def
         )
         self._model = tf.saved_model.load(path, tags=["serve"])
-        self._functions = dict(self._model.signatures)
+        self._signatures = {
+            name: _Signature.of(self.signature_defs[name], function)
+            for name, function in self._model.signatures.items()
+            if name in self.signature_defs
+        }
 
-    def _signature(self, name: str) -> tuple[meta_graph_pb2.SignatureDef, object]:
+    def _signature(self, name: str) -> _Signature:
         name = name or DEFAULT_SIGNATURE
-        if name not in self._functions or name not in self.signature_defs:
+        if name not in self._signatures:
             # TF Serving says FAILED_PRECONDITION here; bcpipe's contract says NOT_FOUND.
             raise not_found(f'Serving signature key "{name}" not found.')
-        return self.signature_defs[name], self._functions[name]
+        return self._signatures[name]
 
     def _inputs(
         self,
         signature_name: str,
-        signature: meta_graph_pb2.SignatureDef,
+        signature: _Signature,
         tensors: Mapping[str, tensor_pb2.TensorProto],
     ) -> dict[str, tf.Tensor]:
         sent, expected = set(tensors), set(signature.inputs)
@@ -136,28 +138,29 @@ class Servable:
                 f"Sent extra: {_names(sent - expected)}. "
                 f"Missing but required: {_names(expected - sent)}."
             )
-        values = {}
+        arrays = {}
         for alias in sorted(tensors):
-            info, proto = signature.inputs[alias], tensors[alias]
-            if proto.dtype != info.dtype:
+            (dtype, want), proto = signature.inputs[alias], tensors[alias]
+            if proto.dtype != dtype:
                 raise invalid_argument(
                     f'input "{alias}" of signature "{signature_name}" must be '
-                    f"{types_pb2.DataType.Name(info.dtype)}, "
+                    f"{types_pb2.DataType.Name(dtype)}, "
                     f"got {types_pb2.DataType.Name(proto.dtype)}"
                 )
-            elements = np.prod([d.size for d in proto.tensor_shape.dim], dtype=np.float64)
+            shape = [d.size for d in proto.tensor_shape.dim]
+            elements = math.prod(shape)
             if elements > MAX_ELEMENTS:
                 # One value may stand for a whole shape; never expand that past a message.
                 raise invalid_argument(
                     f'input "{alias}" has {elements:.0f} elements, more than {MAX_ELEMENTS}'
                 )
             try:
-                array = tf.make_ndarray(proto)
+                array = to_array(proto, shape)
             except Exception as err:  # any malformed TensorProto
                 raise invalid_argument(f"tensor parsing error: {alias}: {err}") from err
-            _check_shape(alias, signature_name, info.tensor_shape, array.shape)
-            values[alias] = tf.constant(array, dtype=tf.dtypes.as_dtype(info.dtype))
-        rows = {alias: int(v.shape[0]) for alias, v in values.items() if v.shape.rank}
+            _check_shape(alias, signature_name, want, array.shape)
+            arrays[alias] = array
+        rows = {alias: a.shape[0] for alias, a in arrays.items() if a.ndim}
         usual = Counter(rows.values()).most_common(1)[0][0] if rows else 0
         odd = {alias: n for alias, n in rows.items() if n != usual}
         if odd:
@@ -166,7 +169,8 @@ class Servable:
                 f'inputs of signature "{signature_name}" must have equal 0th-dimension '
                 f"size: {listed}, the other inputs {usual}"
             )
-        return values
+        # to_array gives each input its signature's dtype already.
+        return {alias: tf.constant(array) for alias, array in arrays.items()}
 
     def _run(
         self, signature_name: str, function, inputs: Mapping[str, tf.Tensor]
@@ -186,14 +190,15 @@ class Servable:
 
     def predict(self, request: predict_pb2.PredictRequest) -> predict_pb2.PredictResponse:
         signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
-        signature, function = self._signature(signature_name)
-        if signature.method_name not in PREDICT_METHODS:
+        signature = self._signature(signature_name)
+        method_name = signature.definition.method_name
+        if method_name not in PREDICT_METHODS:
             raise ServingError(
                 grpc.StatusCode.INTERNAL,
                 f"Expected prediction signature method_name to be one of "
-                f"{{{', '.join(PREDICT_METHODS)}}}. Was: {signature.method_name}",
+                f"{{{', '.join(PREDICT_METHODS)}}}. Was: {method_name}",
             )
-        aliases = list(request.output_filter) or sorted(signature.outputs)
+        aliases = list(request.output_filter) or signature.outputs
         for alias in aliases:
             if alias not in signature.outputs:
                 raise invalid_argument(
@@ -203,7 +208,8 @@ class Servable:
         if len(set(aliases)) != len(aliases):
             raise invalid_argument("duplicate output tensor alias in output_filter")
         outputs = self._run(
-            signature_name, function, self._inputs(signature_name, signature, request.inputs)
+            signature_name, signature.function,
+            self._inputs(signature_name, signature, request.inputs),
         )
         response = predict_pb2.PredictResponse()
         self._fill_model_spec(response.model_spec, signature_name)
@@ -215,11 +221,12 @@ class Servable:
         self, request: classification_pb2.ClassificationRequest
     ) -> classification_pb2.ClassificationResponse:
         signature_name = request.model_spec.signature_name or DEFAULT_SIGNATURE
-        signature, function = self._signature(signature_name)
-        if signature.method_name != CLASSIFY_METHOD:
+        signature = self._signature(signature_name)
+        method_name = signature.definition.method_name
+        if method_name != CLASSIFY_METHOD:
             raise invalid_argument(
                 f"Expected classification signature method_name to be {CLASSIFY_METHOD}. "
-                f"Was: {signature.method_name}"
+                f"Was: {method_name}"
             )
         if set(signature.inputs) != {CLASSIFY_INPUTS}:
             raise ServingError(
@@ -230,7 +237,8 @@ class Servable:
         if not examples:
             raise invalid_argument("Input is empty.")
         outputs = self._run(
-            signature_name, function, {CLASSIFY_INPUTS: tf.constant(examples, tf.string)}
+            signature_name, signature.function,
+            {CLASSIFY_INPUTS: tf.constant(examples, tf.string)},
         )
         classes = outputs["classes"].numpy() if "classes" in outputs else None
         scores = outputs["scores"].numpy() if "scores" in outputs else None

@@ -1,0 +1,220 @@
+"""Benchmark 6: the WDBC model's quality under repeated stratified 10-fold cross-validation,
+against logistic regression on the same folds.
+
+Data: the 569 rows of the bundled canonical CSV (label 1 = malignant). Folds: sklearn's
+RepeatedStratifiedKFold, 10 folds x 10 repeats, fixed seed (quick: 3 folds x 1 repeat).
+
+Per fold, the model is trained as the pipeline's Trainer trains it, with no TFX around it:
+- the training fold is split, stratified, into a train part and a validation part in the
+  pipeline's 8:1 train:eval proportion; the test fold is never looked at until the end;
+- z-scores with the train part's mean and (population) deviation, which is what
+  `components/wdbc/preprocessing.py` computes through TFT when it analyses only the train
+  split (components/wdbc/preprocessing_test.py checks that identity): a Beam run per fold
+  would cost more than the fit, 100 times over;
+- `build_model(config.WDBC.training)`, the Trainer's seed, batch size, steps, epoch length
+  and early stopping on the validation AUC with the best weights restored;
+- the operating threshold from `choose_operating_point` on the validation part, as the
+  Trainer chooses it on the eval split; accuracy, sensitivity and specificity on the test
+  fold at that threshold, AUC from the probabilities.
+Baseline: StandardScaler + LogisticRegression fitted on the whole training fold, at its
+usual 0.5 threshold.
+
+Results, one per target, so that each `met` is one target:
+- `quality_auc`: mean test AUC of the model over LR's; ratio = model / LR, target >= 1;
+- `quality_accuracy`, `quality_sensitivity`: the model's mean over the folds with LR's as
+  baseline; ratio = the model's own value, targets >= 0.975 and >= 0.96.
+Every metric of both, with the spread over the folds, is in each result's details.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import dataclasses
+import os
+import sys
+import time
+
+import numpy as np
+
+from bench import common
+
+SEED = 2024
+FOLDS = {False: (10, 10), True: (3, 1)}  # (folds, repeats)
+# The pipeline's split: 8 hash buckets train, 1 eval (and 1 test, the CV's test fold here).
+VALIDATION_SHARE = 1 / 9
+TARGETS = {"auc": 1.0, "accuracy": 0.975, "sensitivity": 0.96}
+METRICS = ("auc", "accuracy", "sensitivity", "specificity")
+
+
+def wdbc() -> tuple[np.ndarray, np.ndarray]:
+    """(features [569, 30] in WDBC_FEATURES order, labels 1 = malignant)."""
+    from pipeline.config import DATA_DIR, WDBC_FEATURES, WDBC_LABEL
+
+    with (DATA_DIR / "wdbc" / "span-1" / "wdbc.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    features = np.array([[float(r[f]) for f in WDBC_FEATURES] for r in rows], np.float64)
+    return features, np.array([int(r[WDBC_LABEL]) for r in rows])
+
+
+def scores(labels: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    positive, negative = labels == 1, labels == 0
+    return {
+        "auc": float(roc_auc_score(labels, probabilities)),
+        "accuracy": float(np.mean(predicted == labels)),
+        "sensitivity": float(np.mean(predicted[positive] == 1)),
+        "specificity": float(np.mean(predicted[negative] == 0)),
+    }
+
+
+def z_scores(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
+    """tft.scale_to_z_score with the train part's statistics (a constant feature is only
+    centred, as TFT does)."""
+    mean, std = train.mean(axis=0), train.std(axis=0)
+    std = np.where(std > 0, std, 1.0)
+    return [((x - mean) / std).astype(np.float32) for x in (train, *others)]
+
+
+def fit_model(x_train, y_train, x_valid, y_valid, x_test) -> tuple[np.ndarray, float]:
+    """(test probabilities, threshold) of the project's model trained as the Trainer does."""
+    import tensorflow as tf
+
+    from components import training
+    from components.wdbc.model import build_model
+    from pipeline.config import WDBC, WDBC_FEATURES
+
+    config = WDBC.training
+    tf.keras.backend.clear_session()
+    tf.keras.utils.set_random_seed(config.seed)
+
+    def columns(x):
+        return {name: x[:, i : i + 1] for i, name in enumerate(WDBC_FEATURES)}
+
+    train = (
+        tf.data.Dataset.from_tensor_slices((columns(x_train), y_train))
+        .shuffle(len(y_train), seed=config.seed)
+        .repeat()
+        .batch(config.batch_size)
+    )
+    valid = tf.data.Dataset.from_tensor_slices((columns(x_valid), y_valid)).batch(
+        config.batch_size
+    )
+    model = build_model(config)
+    steps_per_epoch, epochs = training.fit_schedule(config.train_steps, config.steps_per_epoch)
+    model.fit(
+        train,
+        steps_per_epoch=steps_per_epoch,
+        epochs=epochs,
+        validation_data=valid,
+        callbacks=[
+            tf.keras.callbacks.EarlyStopping(
+                monitor="val_auc", mode="max", patience=config.early_stopping_patience,
+                restore_best_weights=True,
+            )
+        ],
+        verbose=0,
+    )
+    labels, probabilities = training.predict_split(model, valid)
+    point = training.choose_operating_point(labels, probabilities, config.target_sensitivity)
+    test = np.asarray(model(columns(x_test), training=False), np.float64).reshape(-1)
+    return test, point.threshold
+
+
+def fit_baseline(x_train, y_train, x_test) -> tuple[np.ndarray, np.ndarray]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    baseline = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    baseline.fit(x_train, y_train)
+    return baseline.predict_proba(x_test)[:, 1], baseline.predict(x_test)
+
+
+def cross_validate(folds: int, repeats: int) -> dict:
+    from sklearn.model_selection import RepeatedStratifiedKFold, train_test_split
+
+    features, labels = wdbc()
+    splitter = RepeatedStratifiedKFold(n_splits=folds, n_repeats=repeats, random_state=SEED)
+    per_fold = {"model": [], "logistic_regression": []}
+    thresholds, started = [], time.monotonic()
+    for k, (train_idx, test_idx) in enumerate(splitter.split(features, labels)):
+        fit_idx, valid_idx = train_test_split(
+            train_idx, test_size=VALIDATION_SHARE, stratify=labels[train_idx],
+            random_state=SEED + k,
+        )
+        x_fit, x_valid, x_test = z_scores(
+            features[fit_idx], features[valid_idx], features[test_idx]
+        )
+        y_test = labels[test_idx]
+        probabilities, threshold = fit_model(
+            x_fit, labels[fit_idx], x_valid, labels[valid_idx], x_test
+        )
+        thresholds.append(threshold)
+        per_fold["model"].append(
+            scores(y_test, probabilities, (probabilities >= threshold).astype(int))
+        )
+        lr_probabilities, lr_predicted = fit_baseline(features[train_idx], labels[train_idx],
+                                                      features[test_idx])
+        per_fold["logistic_regression"].append(scores(y_test, lr_probabilities, lr_predicted))
+        print(f"fold {k + 1}/{folds * repeats}: model "
+              + ", ".join(f"{m} {per_fold['model'][-1][m]:.3f}" for m in METRICS), flush=True)
+    summary = {
+        who: {
+            metric: {"mean": float(np.mean([f[metric] for f in fits])),
+                     "std": float(np.std([f[metric] for f in fits])),
+                     "min": float(np.min([f[metric] for f in fits]))}
+            for metric in METRICS
+        }
+        for who, fits in per_fold.items()
+    }
+    return {
+        "folds": folds,
+        "repeats": repeats,
+        "fits": folds * repeats,
+        "seed": SEED,
+        "rows": int(labels.size),
+        "malignant": int(labels.sum()),
+        "threshold": {"mean": float(np.mean(thresholds)), "min": float(np.min(thresholds)),
+                      "max": float(np.max(thresholds))},
+        "seconds": round(time.monotonic() - started, 1),
+        "summary": summary,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="3 folds x 1 repeat: a smoke test")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from pipeline.config import WDBC
+
+    cv = cross_validate(*FOLDS[args.quick])
+    model, baseline = cv["summary"]["model"], cv["summary"]["logistic_regression"]
+    details = {
+        **cv,
+        "scheme": "one result per target; quality_auc's ratio is model/LR, the others' the "
+                  "model's own mean",
+        "training": dataclasses.asdict(WDBC.training),
+        "baseline": "StandardScaler + LogisticRegression(max_iter=5000), threshold 0.5",
+        "model_threshold": "choose_operating_point on the validation part, target "
+                           f"sensitivity {WDBC.training.target_sensitivity}",
+    }
+    for metric, target in TARGETS.items():
+        value, reference = model[metric]["mean"], baseline[metric]["mean"]
+        common.report(common.Result(
+            name=f"quality_{metric}",
+            value=value,
+            baseline=reference,
+            unit=f"mean test-fold {metric} (model vs logistic regression)",
+            target=target,
+            ratio=None if metric == "auc" else value,
+            details=details,
+        ))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,43 @@
+"""bench/serving.py at smoke size: both results written, the figures consistent with each
+other (no time or target checked). The first run on a machine trains and pushes WDBC."""
+
+import json
+
+import pytest
+
+from bench import common, serving
+
+FIELDS = {"name", "value", "baseline", "ratio", "target", "met", "machine", "details"}
+
+
+@pytest.mark.e2e
+def test_quick_serving_benchmark_writes_latency_and_throughput(tmp_path, monkeypatch):
+    monkeypatch.setenv(common.RESULTS_ENV, str(tmp_path))
+    assert serving.main(["--quick"]) == 0
+
+    latency = json.loads((tmp_path / "serving_latency.json").read_text())
+    throughput = json.loads((tmp_path / "serving_throughput.json").read_text())
+    for result in (latency, throughput):
+        assert FIELDS <= set(result)
+        assert result["value"] > 0 and result["baseline"] > 0
+    assert latency["higher_is_better"] is False and latency["target"] == 1.0
+    assert latency["ratio"] == pytest.approx(latency["value"] - latency["baseline"])
+    assert latency["met"] == (latency["ratio"] <= 1.0)
+    assert throughput["target"] == 0.8
+    assert throughput["ratio"] == pytest.approx(throughput["value"] / throughput["baseline"])
+
+    warmup, single, batched = serving.SIZES[True]
+    measured = latency["details"]["measured"]
+    assert "wdbc" in measured
+    for model, by_signature in measured.items():
+        assert set(by_signature) == set(serving.SIGNATURES), model
+        for figures in by_signature.values():
+            for side in ("latency_grpc", "latency_in_process"):
+                assert figures[side]["requests"] == single
+                assert 0 < figures[side]["p50_ms"] <= figures[side]["p99_ms"]
+            assert figures["throughput_grpc"] > 0 and figures["throughput_in_process"] > 0
+    # The headlines are the worst cases of what was measured.
+    worst = max(f["latency_difference_ms"] for s in measured.values() for f in s.values())
+    assert latency["ratio"] == pytest.approx(worst)
+    lowest = min(f["throughput_ratio"] for s in measured.values() for f in s.values())
+    assert throughput["ratio"] == pytest.approx(lowest)
