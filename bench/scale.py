@@ -22,7 +22,7 @@ from bench import common
 from pipeline import config
 
 SMALL, FULL = 27_752, 277_524
-# The real archive: 279 patients; the tenth keeps patches per patient alike.
+# The real archive: 279 patients; the tenth keeps patches per patient alike (about 990).
 PATIENTS = {SMALL: 28, FULL: 279}
 SEED = 7
 MEMORY_TARGET = 1.3
@@ -52,7 +52,8 @@ def archive(patches: int) -> Path:
     shutil.rmtree(root, ignore_errors=True)
     from components.idc.synth import synthesize
 
-    synthesize(root, patients=PATIENTS[patches], total=patches, seed=SEED)
+    patients = PATIENTS.get(patches, max(2, patches // 990))
+    synthesize(root, patients=patients, total=patches, seed=SEED)
     return root
 
 
@@ -140,8 +141,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="2,000 and 6,000 patches")
     args = parser.parse_args(argv)
     small, full = (2_000, 6_000) if args.quick else (args.small, args.full)
-    PATIENTS.setdefault(small, max(2, small // 990))
-    PATIENTS.setdefault(full, max(2, full // 990))
     runs = {size: run_once(size, common.WORK_DIR / f"scale-{size}", profile=size == full)
             for size in (small, full)}
     gib = 2**30

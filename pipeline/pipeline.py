@@ -162,9 +162,13 @@ def create_pipeline(
     split_check = SplitCheck(
         examples=example_gen.outputs["examples"], partition_key=profile.partition_key
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = SchemaImporter(
         schema_file=str(profile.schema_file), schema_fingerprint=fingerprint(profile.schema_file)
+    )
+    # Without the schema TFDV counts every distinct value of a BYTES feature to find its top
+    # values, so it held every PNG in memory; the schema's image_domain marks `image` as bytes.
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"], schema=schema_gen.outputs["schema"]
     )
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]

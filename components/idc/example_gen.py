@@ -4,7 +4,7 @@ The walk is distributed: the driver lists only the top level (patients, the mirr
 strays); each patient folder is listed and decoded by Beam workers. Nothing quirky is
 fatal; each kind is counted, and the counts are kept with the Examples artifact.
 
-Memory stays flat with the archive's size: only file paths are ever grouped. TFX's own
+Memory stays flat with the archive's size: only the patches' file paths are ever grouped. TFX's own
 split writer reshuffles the examples themselves, which a DirectRunner holds in memory
 whole (about 23 KB a patch); here the paths are put in a hashed order before any patch is
 read, so the examples stream to disk already mixed across patients.
@@ -14,9 +14,11 @@ import hashlib
 import io
 import json
 import os
+from collections import Counter
 
 import apache_beam as beam
 import tensorflow as tf
+from apache_beam.transforms.window import GlobalWindows
 from PIL import Image
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen import write_split
@@ -102,44 +104,52 @@ def _example(content: bytes, patient: str, x: int, y: int, label: int, size) -> 
     return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
+def read_patch(kind: str, path: str) -> tuple[list[str], tf.train.Example | None]:
+    """What one file of the walk gives: the counts it adds and, if it is kept, its example."""
+    if kind != "patient":
+        return ["mirror_skipped" if kind == "mirror" else "stray_ignored"], None
+    relative = os.path.normpath(path).split(os.sep)[-3:]
+    name = parse_patch_name(relative[-1])
+    if len(relative) != 3 or name is None or relative[1] not in ("0", "1"):
+        return ["stray_ignored"], None
+    if int(relative[1]) != name.label or relative[0] != name.patient:
+        return ["class_mismatch_skipped"], None
+    with tf.io.gfile.GFile(path, "rb") as handle:
+        content = handle.read()
+    if not content:
+        return ["empty_skipped"], None
+    size = image_size(content)
+    if size is None:
+        return ["undecodable_skipped"], None
+    counts = ["patches_kept", f"patient:{name.patient}"]
+    if size != (IDC_PATCH_SIZE, IDC_PATCH_SIZE):
+        counts.append("small_kept")
+    return counts, _example(content, name.patient, name.x, name.y, name.label, size)
+
+
 class _ReadPatch(beam.DoFn):
     """Emits examples on the main output (as protos: ExampleGen partitions on a feature)
-    and one count per file on `counts`."""
+    and, on `counts`, (count key, occurrences) once per key and bundle: one count element
+    per file would cost the runner more than reading the file."""
 
     COUNTS = "counts"
 
+    def start_bundle(self):
+        self._counts = Counter()
+
     def process(self, item):
-        kind, path = item
-        if kind != "patient":
-            yield beam.pvalue.TaggedOutput(
-                self.COUNTS, "mirror_skipped" if kind == "mirror" else "stray_ignored"
-            )
-            return
-        relative = os.path.normpath(path).split(os.sep)[-3:]
-        name = parse_patch_name(relative[-1])
-        if len(relative) != 3 or name is None or relative[1] not in ("0", "1"):
-            yield beam.pvalue.TaggedOutput(self.COUNTS, "stray_ignored")
-            return
-        if int(relative[1]) != name.label or relative[0] != name.patient:
-            yield beam.pvalue.TaggedOutput(self.COUNTS, "class_mismatch_skipped")
-            return
-        with tf.io.gfile.GFile(path, "rb") as handle:
-            content = handle.read()
-        if not content:
-            yield beam.pvalue.TaggedOutput(self.COUNTS, "empty_skipped")
-            return
-        size = image_size(content)
-        if size is None:
-            yield beam.pvalue.TaggedOutput(self.COUNTS, "undecodable_skipped")
-            return
-        if size != (IDC_PATCH_SIZE, IDC_PATCH_SIZE):
-            yield beam.pvalue.TaggedOutput(self.COUNTS, "small_kept")
-        yield beam.pvalue.TaggedOutput(self.COUNTS, "patches_kept")
-        yield beam.pvalue.TaggedOutput(self.COUNTS, f"patient:{name.patient}")
-        yield _example(content, name.patient, name.x, name.y, name.label, size)
+        counts, example = read_patch(*item)
+        self._counts.update(counts)
+        if example is not None:
+            yield example
+
+    def finish_bundle(self):
+        for counted in self._counts.items():
+            yield beam.pvalue.TaggedOutput(self.COUNTS, GlobalWindows.windowed_value(counted))
 
 
-def _summarise(counts: dict[str, int]) -> dict:
+def summarise(counts: dict[str, int]) -> dict:
+    """The ingestion counts as recorded, from how often each count key was emitted."""
     patients = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("patient:")}
     summary = {key: counts.get(key, 0) for key in COUNT_KEYS}
     summary["patients"] = len(patients)
@@ -152,20 +162,30 @@ def _summarise(counts: dict[str, int]) -> dict:
 @beam.typehints.with_output_types(tf.train.Example)
 def _ArchiveToExample(pipeline, exec_properties, split_pattern, counts_dir):  # noqa: N802
     root = exec_properties[specs.INPUT_BASE_KEY]
-    read = (
+    patients, others = (
         pipeline
         | "TopLevel" >> beam.Create(top_level(root))
         | "ListFiles" >> beam.FlatMap(list_entry)
+        | "ByKind" >> beam.Partition(lambda item, _: int(item[0] != "patient"), 2)
+    )
+    # Only patch paths are grouped: the mirror holds as many files again, and strays are
+    # only counted, so they go around the grouping rather than double what it holds.
+    mixed = (
+        patients
         | "AllFiles" >> beam.combiners.ToList()
         | "Mix" >> beam.FlatMap(hashed_order)
         | "Spread" >> beam.Reshuffle()
+    )
+    read = (
+        (mixed, others)
+        | "Rejoin" >> beam.Flatten()
         | "Read" >> beam.ParDo(_ReadPatch()).with_outputs(_ReadPatch.COUNTS, main="examples")
     )
     _ = (
         read[_ReadPatch.COUNTS]
-        | "CountPerKind" >> beam.combiners.Count.PerElement()
+        | "CountPerKind" >> beam.CombinePerKey(sum)
         | "AllCounts" >> beam.combiners.ToDict()
-        | "Json" >> beam.Map(lambda counts: json.dumps(_summarise(counts), sort_keys=True))
+        | "Json" >> beam.Map(lambda counts: json.dumps(summarise(counts), sort_keys=True))
         | "WriteCounts" >> beam.io.WriteToText(
             os.path.join(counts_dir, "counts"), shard_name_template="", num_shards=1
         )
