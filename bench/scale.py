@@ -52,7 +52,7 @@ def archive(patches: int) -> Path:
     shutil.rmtree(root, ignore_errors=True)
     from components.idc.synth import synthesize
 
-    patients = PATIENTS.get(patches, max(2, patches // 990))
+    patients = PATIENTS.get(patches, max(10, patches // 990))
     synthesize(root, patients=patients, total=patches, seed=SEED)
     return root
 

@@ -136,7 +136,7 @@ def fit_and_export(
     config = Training(**custom["training"])
     label_key = custom["label_key"]
     tf.keras.utils.set_random_seed(config.seed)
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     schema = tft_output.transformed_metadata.schema
 
     def data(files, *, epochs, shuffle):
