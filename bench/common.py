@@ -21,6 +21,9 @@ RESULTS_DIR = BENCH_DIR / "results"
 # Smoke runs (`make bench` with --quick, the tests) write here instead of over the real results.
 RESULTS_ENV = "BCPIPE_BENCH_RESULTS"
 WORK_DIR = BENCH_DIR / "work"
+# What every result file holds, whatever the benchmark.
+FIELDS = ("name", "value", "baseline", "ratio", "target", "met", "higher_is_better", "unit",
+          "machine", "recorded_at", "details")
 
 
 def machine() -> dict:
@@ -102,6 +105,15 @@ def report(result: Result, results_dir: Path | None = None) -> Path:
     path = results_dir / f"{result.name}.json"
     path.write_text(json.dumps(result.to_json(), indent=2, sort_keys=True) + "\n")
     return path
+
+
+def read_result(path: Path) -> dict:
+    """A result file, refused if it lacks a field every result must hold."""
+    record = json.loads(path.read_text())
+    missing = [name for name in FIELDS if name not in record]
+    if missing:
+        raise ValueError(f"{path}: result without {', '.join(missing)}")
+    return record
 
 
 def peak_rss_of(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[

@@ -7,18 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from bench import common, ingestion
-
-FIELDS = {"name", "value", "baseline", "ratio", "target", "met", "machine", "details"}
+from bench import ingestion
 
 
 @pytest.mark.e2e
-def test_quick_ingestion_benchmark_compares_identical_outputs(tmp_path, monkeypatch):
-    monkeypatch.setenv(common.RESULTS_ENV, str(tmp_path))
-    assert ingestion.main(["--quick"]) == 0
-
-    result = json.loads((tmp_path / "ingestion.json").read_text())
-    assert FIELDS <= set(result)
+def test_quick_ingestion_benchmark_compares_identical_outputs(run_quick):
+    result = run_quick(ingestion)["ingestion"]
     assert result["target"] == 0.5 and result["higher_is_better"] is True
     assert result["ratio"] == pytest.approx(result["value"] / result["baseline"])
 

@@ -1,23 +1,16 @@
 """bench/quality.py at smoke size: three result files with sane metrics (no target checked)."""
 
-import json
 
 import pytest
 
-from bench import common, quality
-
-FIELDS = {"name", "value", "baseline", "ratio", "target", "met", "machine", "details"}
+from bench import quality
 
 
 @pytest.mark.e2e
-def test_quick_cross_validation_writes_one_result_per_target(tmp_path, monkeypatch):
-    monkeypatch.setenv(common.RESULTS_ENV, str(tmp_path))
-    assert quality.main(["--quick"]) == 0
-
-    written = {p.stem: json.loads(p.read_text()) for p in tmp_path.glob("*.json")}
+def test_quick_cross_validation_writes_one_result_per_target(run_quick):
+    written = run_quick(quality)
     assert set(written) == {"quality_auc", "quality_accuracy", "quality_sensitivity"}
-    for name, result in written.items():
-        assert FIELDS <= set(result), name
+    for result in written.values():
         assert result["higher_is_better"] is True
         assert result["met"] == (result["ratio"] >= result["target"])
         assert 0 <= result["value"] <= 1 and 0 <= result["baseline"] <= 1

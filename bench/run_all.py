@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import ast
-import json
 import os
 import subprocess
 import sys
@@ -43,7 +42,7 @@ def _number(value: float) -> str:
 
 def table(results_dir: Path) -> str:
     """The Markdown table of every result JSON, and the machines they ran on."""
-    records = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
+    records = [common.read_result(p) for p in sorted(results_dir.glob("*.json"))]
     rows = [
         "| benchmark | value | baseline | unit | ratio | target | met | recorded |",
         "| --- | ---: | ---: | --- | ---: | --- | --- | --- |",

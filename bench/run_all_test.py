@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from bench import common, run_all
 
 
@@ -16,9 +18,8 @@ def test_readme_table_is_rewritten_from_results(tmp_path, monkeypatch):
                                 target=0.5))
     common.report(common.Result(name="lean", value=2.0, baseline=1.0, unit="GiB",
                                 target=1.3, higher_is_better=False))
-    written = json.loads((tmp_path / "results" / "lean.json").read_text())
+    written = common.read_result(tmp_path / "results" / "lean.json")
     assert written["ratio"] == 2.0 and written["met"] is False
-    assert {"name", "value", "baseline", "ratio", "target", "met", "machine"} <= set(written)
 
     readme = tmp_path / "README.md"
     readme.write_text(f"# intro\n{run_all.BEGIN}\nold table\n{run_all.END}\nafter\n")
@@ -28,3 +29,14 @@ def test_readme_table_is_rewritten_from_results(tmp_path, monkeypatch):
     assert "| speedy | 30 | 60 | items/s | 0.5 | >= 0.5 | yes |" in text
     assert "| lean | 2 | 1 | GiB | 2 | <= 1.3 | **no** |" in text
     assert f"{written['machine']['cores']} cores" in text
+
+
+def test_a_result_without_a_required_field_is_refused(tmp_path):
+    common.report(common.Result(name="speedy", value=3.0, baseline=6.0, unit="items/s",
+                                target=0.5), tmp_path)
+    path = tmp_path / "speedy.json"
+    record = json.loads(path.read_text())
+    del record["baseline"], record["machine"]
+    path.write_text(json.dumps(record))
+    with pytest.raises(ValueError, match="without baseline, machine"):
+        common.read_result(path)
