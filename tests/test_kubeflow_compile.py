@@ -37,7 +37,10 @@ WIRING = {
     EXAMPLE_GEN: {},
     "SchemaImporter": {},
     "SplitCheck": {"examples": (EXAMPLE_GEN, "examples")},
-    "StatisticsGen": {"examples": (EXAMPLE_GEN, "examples")},
+    "StatisticsGen": {
+        "examples": (EXAMPLE_GEN, "examples"),
+        "schema": ("SchemaImporter", "schema"),
+    },
     "ExampleValidator": {
         "statistics": ("StatisticsGen", "statistics"),
         "schema": ("SchemaImporter", "schema"),

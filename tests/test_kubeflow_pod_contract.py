@@ -165,8 +165,11 @@ def test_example_gen_resolves_the_latest_span_in_the_pod(spec, tmp_path):
 def test_statistics_gen_takes_examples_whose_type_kfp_lost(spec, local_nodes, tmp_path):
     examples = local_nodes["CsvExampleGen"].outputs["examples"][0]
     task = "StatisticsGen"
+    schema = local_nodes["SchemaImporter"].outputs["schema"][0]
     executor_input = driver_input(
-        spec, task, {"examples": as_kfp_input(examples, "examples", EMPTY_SCHEMA)},
+        spec, task,
+        {"examples": as_kfp_input(examples, "examples", EMPTY_SCHEMA),
+         "schema": as_kfp_input(schema, "schema", NO_TYPE)},
         tmp_path / "pipeline-root",
     )
     output = run_in_pod(spec, task, executor_input, cwd=tmp_path)
