@@ -195,6 +195,12 @@ def test_data_numbers_equal_what_tfdv_and_split_check_wrote(runs):
             os.path.join(stats_uri, f"Split-{split}", "FeatureStats.pb")).datasets[0]
         for feature in dataset.features:
             ours = features[feature.path.step[0]]["splits"][split]
+            if feature.WhichOneof("stats") == "string_stats":  # categorical in the schema
+                text = feature.string_stats
+                assert (ours["count"], ours["unique"]) == (
+                    text.common_stats.num_non_missing, text.unique)
+                assert ours["top_values"] == [[v.value, v.frequency] for v in text.top_values]
+                continue
             num = feature.num_stats
             assert (ours["mean"], ours["std_dev"], ours["min"], ours["median"], ours["max"],
                     ours["count"]) == (num.mean, num.std_dev, num.min, num.median, num.max,

@@ -93,11 +93,21 @@ def features(statistics: dict[str, statistics_pb2.DatasetFeatureStatistics]) -> 
     return [rows[name] for name in sorted(rows)]
 
 
+def _label_counts(label: statistics_pb2.FeatureNameStatistics) -> tuple[int, int]:
+    """(labelled examples, label 1) of a split. The schema marks the label categorical, so
+    TFDV counts its values; statistics computed without the schema hold its mean instead."""
+    if label.WhichOneof("stats") == "string_stats":
+        stats = label.string_stats
+        ones = sum(v.frequency for v in stats.top_values if v.value == "1")
+        return stats.common_stats.num_non_missing, round(ones)
+    count = label.num_stats.common_stats.num_non_missing
+    return count, round(label.num_stats.mean * count)
+
+
 def class_balance(
     statistics: dict[str, statistics_pb2.DatasetFeatureStatistics], label_key: str
 ) -> dict[str, dict]:
-    """Examples and positives (label 1) per split; the label is 0/1, so its mean is the
-    positive fraction TFDV measured."""
+    """Examples and positives (label 1) per split, as TFDV counted them."""
     balance = {}
     for split, dataset in statistics.items():
         label = next((f for f in dataset.features if list(f.path.step) == [label_key]), None)
@@ -105,11 +115,11 @@ def class_balance(
             balance[split] = {"examples": dataset.num_examples, "positive_fraction": None,
                               "positives": 0}
             continue
-        count = label.num_stats.common_stats.num_non_missing
+        count, positives = _label_counts(label)
         balance[split] = {
             "examples": dataset.num_examples,
-            "positive_fraction": label.num_stats.mean,
-            "positives": round(label.num_stats.mean * count),
+            "positive_fraction": positives / count if count else None,
+            "positives": positives,
         }
     return balance
 
