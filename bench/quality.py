@@ -12,10 +12,12 @@ Per fold, the model is trained as the pipeline's Trainer trains it, with no TFX 
   split (components/wdbc/preprocessing_test.py checks that identity): a Beam run per fold
   would cost more than the fit, 100 times over;
 - `build_model(config.WDBC.training)`, the Trainer's seed, batch size, steps, epoch length
-  and early stopping on the validation AUC with the best weights restored;
-- the operating threshold from `choose_operating_point` on the validation part, as the
-  Trainer chooses it on the eval split; accuracy, sensitivity and specificity on the test
-  fold at that threshold, AUC from the probabilities.
+  and early stopping on the validation part as the config says (monitored quantity, mode,
+  patience), with the best weights restored;
+- the operating threshold from `choose_operating_point` on the validation part with the
+  config's target sensitivity and ceiling, as the Trainer chooses it on the eval split;
+  accuracy, sensitivity and specificity on the test fold at that threshold, AUC from the
+  probabilities.
 Baseline: StandardScaler + LogisticRegression fitted on the whole training fold, at its
 usual 0.5 threshold.
 
@@ -110,14 +112,16 @@ def fit_model(x_train, y_train, x_valid, y_valid, x_test) -> tuple[np.ndarray, f
         validation_data=valid,
         callbacks=[
             tf.keras.callbacks.EarlyStopping(
-                monitor="val_auc", mode="max", patience=config.early_stopping_patience,
-                restore_best_weights=True,
+                monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
+                patience=config.early_stopping_patience, restore_best_weights=True,
             )
         ],
         verbose=0,
     )
     labels, probabilities = training.predict_split(model, valid)
-    point = training.choose_operating_point(labels, probabilities, config.target_sensitivity)
+    point = training.choose_operating_point(
+        labels, probabilities, config.target_sensitivity, config.max_threshold
+    )
     test = np.asarray(model(columns(x_test), training=False), np.float64).reshape(-1)
     return test, point.threshold
 
@@ -200,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         "training": dataclasses.asdict(WDBC.training),
         "baseline": "StandardScaler + LogisticRegression(max_iter=5000), threshold 0.5",
         "model_threshold": "choose_operating_point on the validation part, target "
-                           f"sensitivity {WDBC.training.target_sensitivity}",
+                           f"sensitivity {WDBC.training.target_sensitivity}, at most "
+                           f"{WDBC.training.max_threshold}",
     }
     for metric, target in TARGETS.items():
         value, reference = model[metric]["mean"], baseline[metric]["mean"]

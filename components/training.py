@@ -50,12 +50,20 @@ def dataset(
 
 
 def choose_operating_point(
-    labels: np.ndarray, probabilities: np.ndarray, target_sensitivity: float
+    labels: np.ndarray,
+    probabilities: np.ndarray,
+    target_sensitivity: float,
+    max_threshold: float = 1.0,
 ) -> OperatingPoint:
-    """The highest threshold whose sensitivity reaches the target (label 1 = malignant).
+    """A threshold whose sensitivity on these examples reaches the target (label 1 = malignant).
 
-    Highest, because among thresholds that catch enough cancers it gives the best
-    specificity. With no positives there is nothing to tune on: 0.5 is kept.
+    With k the positives the target needs, every threshold above the next lower score than
+    the k-th highest positive's, and up to that positive's, classifies these examples alike
+    with the best specificity that reaches the target. The middle of that gap in logit
+    space is taken rather than its top, so that a new positive scoring a little under the
+    k-th is not missed for nothing. The threshold is never above `max_threshold`, which
+    only ever raises the sensitivity. With no positives there is nothing to tune on:
+    min(0.5, max_threshold) is kept.
     """
     labels = np.asarray(labels).reshape(-1).astype(int)
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
@@ -64,13 +72,23 @@ def choose_operating_point(
     if positives.size == 0:
         threshold = 0.5
     else:
-        # Sorted descending, the k-th positive score is the highest threshold that keeps
-        # k positives at or above it.
         needed = int(np.ceil(target_sensitivity * positives.size))
-        threshold = float(np.sort(positives)[::-1][max(needed, 1) - 1])
+        kth = float(np.sort(positives)[::-1][max(needed, 1) - 1])
+        lower = probabilities[probabilities < kth]
+        threshold = _logit_midpoint(float(lower.max()), kth) if lower.size else kth
+    threshold = min(threshold, max_threshold)
     sensitivity = float(np.mean(positives >= threshold)) if positives.size else float("nan")
     specificity = float(np.mean(negatives < threshold)) if negatives.size else float("nan")
     return OperatingPoint(threshold, sensitivity, specificity, target_sensitivity)
+
+
+def _logit_midpoint(low: float, high: float) -> float:
+    """The probability halfway between two others in logit space, strictly above `low` and
+    at most `high` (`high` itself where a score of 0 or 1 leaves no finite middle)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        middle = (np.log(low) - np.log1p(-low) + np.log(high) - np.log1p(-high)) / 2
+        threshold = float(1 / (1 + np.exp(-middle)))
+    return threshold if low < threshold <= high else high
 
 
 def predict_split(model: tf.keras.Model, batches: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -162,15 +180,17 @@ def fit_and_export(
         class_weight=weights,
         callbacks=[
             tf.keras.callbacks.EarlyStopping(
-                monitor="val_auc", mode="max", patience=config.early_stopping_patience,
-                restore_best_weights=True,
+                monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
+                patience=config.early_stopping_patience, restore_best_weights=True,
             ),
             tf.keras.callbacks.TensorBoard(fn_args.model_run_dir),
         ],
         verbose=2,
     )
     labels, probabilities = predict_split(model, data(fn_args.eval_files, epochs=1, shuffle=False))
-    point = choose_operating_point(labels, probabilities, config.target_sensitivity)
+    point = choose_operating_point(
+        labels, probabilities, config.target_sensitivity, config.max_threshold
+    )
     serving_spec = {
         name: spec for name, spec in tft_output.raw_feature_spec().items() if name in raw_inputs
     }

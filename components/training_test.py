@@ -6,29 +6,62 @@ import pytest
 from components.training import choose_operating_point, fit_schedule
 
 
-def test_highest_threshold_reaching_target_sensitivity():
+def logit(p):
+    return np.log(p / (1 - p))
+
+
+def test_threshold_in_the_logit_middle_of_the_gap_below_the_kth_positive():
     labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
     scores = np.array([0.9, 0.8, 0.6, 0.3, 0.7, 0.2, 0.1, 0.05])
     point = choose_operating_point(labels, scores, target_sensitivity=0.75)
-    assert point.threshold == pytest.approx(0.6)
+    # The third positive (0.6) is the lowest the target needs; 0.3 is the next score down.
+    assert logit(point.threshold) == pytest.approx((logit(0.6) + logit(0.3)) / 2)
     assert point.sensitivity == pytest.approx(0.75)
     assert point.specificity == pytest.approx(0.75)  # 0.7 is the one negative above it
     full = choose_operating_point(labels, scores, target_sensitivity=1.0)
-    assert full.threshold == pytest.approx(0.3) and full.sensitivity == 1.0
-    assert full.specificity == pytest.approx(0.75)
+    assert logit(full.threshold) == pytest.approx((logit(0.3) + logit(0.2)) / 2)
+    assert full.sensitivity == 1.0 and full.specificity == pytest.approx(0.75)
+
+
+def test_ceiling_lowers_the_threshold_and_only_raises_sensitivity():
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    scores = np.array([0.99, 0.95, 0.9, 0.4, 0.8, 0.3, 0.1, 0.05])
+    free = choose_operating_point(labels, scores, target_sensitivity=0.75)
+    assert logit(free.threshold) == pytest.approx((logit(0.9) + logit(0.8)) / 2)
+    assert free.sensitivity == pytest.approx(0.75) and free.specificity == 1.0
+    capped = choose_operating_point(labels, scores, target_sensitivity=0.75, max_threshold=0.5)
+    assert capped.threshold == 0.5
+    assert capped.sensitivity == pytest.approx(0.75)  # 0.4 is still below
+    assert capped.specificity == pytest.approx(0.75)  # 0.8 is now above
+
+
+def test_saturated_scores_keep_the_kth_positive():
+    # Nothing scores below the needed positive: no gap, the threshold is that score.
+    point = choose_operating_point(np.array([1, 1, 0]), np.array([1.0, 0.7, 0.9]), 1.0)
+    assert point.threshold == pytest.approx(0.7) and point.sensitivity == 1.0
+    # A score of exactly 0 below it: no finite middle, so the positive's score is kept.
+    point = choose_operating_point(np.array([1, 0]), np.array([1.0, 0.0]), 1.0)
+    assert point.threshold == 1.0 and point.sensitivity == 1.0 and point.specificity == 1.0
 
 
 def test_reached_sensitivity_never_below_target_on_random_scores():
     rng = np.random.default_rng(7)
     for _ in range(50):
         labels = rng.integers(0, 2, size=200)
-        scores = np.clip(labels * 0.3 + rng.normal(0.4, 0.2, size=200), 0, 1)
+        scores = np.clip(labels * 0.3 + rng.normal(0.4, 0.2, size=200), 0.001, 0.999)
         target = rng.uniform(0.5, 1.0)
-        point = choose_operating_point(labels, scores, target)
+        ceiling = rng.choice([1.0, 0.5])
+        point = choose_operating_point(labels, scores, target, ceiling)
         assert point.sensitivity >= target
-        # One step higher would miss the target: the threshold is the highest that works.
-        above = scores[labels == 1][scores[labels == 1] > point.threshold]
-        assert above.size / (labels == 1).sum() < target
+        assert point.threshold <= ceiling
+        if point.threshold < ceiling:
+            # In a gap between scores, halfway in logit space...
+            above = scores[scores >= point.threshold].min()
+            below = scores[scores < point.threshold].max()
+            assert logit(point.threshold) == pytest.approx((logit(above) + logit(below)) / 2)
+            # ...and the highest gap that works: past the score above it the target is lost.
+            positives = scores[labels == 1]
+            assert np.mean(positives > above) < target
 
 
 def test_no_positives_keeps_half():

@@ -60,9 +60,16 @@ class Training:
     learning_rate: float
     dropout: float
     early_stopping_patience: int
+    # What early stopping watches on the eval split, and whether it should go up or down
+    # ("max" or "min"); the best epoch's weights are kept.
+    early_stopping_monitor: str
+    early_stopping_mode: str
     # The served `label` is 1 where P(malignant) >= a threshold chosen on the eval split
-    # as the highest one that still reaches this sensitivity.
+    # that reaches this sensitivity there (components/training.py, choose_operating_point).
     target_sensitivity: float
+    # The threshold is never above this: a higher one would give up sensitivity for
+    # specificity beyond what the model's probabilities say (1.0 = no ceiling).
+    max_threshold: float = 1.0
     seed: int = 42
     extra: dict = field(default_factory=dict)
 
@@ -163,10 +170,16 @@ WDBC = Profile(
         batch_size=32,
         train_steps=1500,
         steps_per_epoch=15,
-        learning_rate=1e-3,
+        learning_rate=3e-4,
         dropout=0.3,
         early_stopping_patience=15,
+        # The eval split has ~57 rows: its AUC reaches 1.0 within a few epochs and stays
+        # there, so the first such epoch would be kept; its loss keeps telling epochs apart.
+        early_stopping_monitor="val_loss",
+        early_stopping_mode="min",
         target_sensitivity=0.95,
+        # P(malignant) >= 0.5 is malignant whatever the eval split says.
+        max_threshold=0.5,
     ),
     # Size of the tumour: small ones are where a missed cancer is most likely.
     quantile_slices=("radius_mean",),
@@ -334,6 +347,8 @@ IDC = Profile(
         learning_rate=1e-4,
         dropout=0.5,
         early_stopping_patience=5,
+        early_stopping_monitor="val_auc",
+        early_stopping_mode="max",
         target_sensitivity=0.90,
     ),
     example_gen="idc",

@@ -143,7 +143,7 @@ def _baseline(model: dict) -> list:
 def _operating_point(model: dict) -> Para:
     point = model["info"].get("operating_point", {})
     return Para(
-        f"Operating threshold {num(model['threshold'], 4)}: the highest threshold reaching a "
+        f"Operating threshold {num(model['threshold'], 4)}: chosen to reach a "
         f"sensitivity of {num(point.get('target_sensitivity'))} on the {point.get('chosen_on')} "
         f"split when the model was trained (there: sensitivity "
         f"{num(point.get('eval_sensitivity'))}, specificity "
