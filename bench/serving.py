@@ -126,7 +126,7 @@ class Server:
 
     def __init__(self, model_base: Path, models: list[str], log: Path):
         from serving.client import ServingClient
-        from serving.commands import LISTENING
+        from serving.commands import listening_address
 
         self._log = log.open("w")
         self.process = subprocess.Popen(
@@ -134,13 +134,11 @@ class Server:
              "--host", "127.0.0.1", "--port", "0", "--poll-seconds", "60"],
             stdout=subprocess.PIPE, stderr=self._log, text=True, env=_env(),
         )
-        line = self.process.stdout.readline()
-        while line and not line.startswith(LISTENING):
-            line = self.process.stdout.readline()
-        if not line:
+        address = listening_address(self.process.stdout)
+        if address is None:
             self.stop()
             raise RuntimeError(f"bcpipe serve did not start; see {log}")
-        self.address = line.split()[len(LISTENING.split())]
+        self.address = address
         with ServingClient(self.address) as client:
             for model in models:
                 client.wait_until_available(model, 1, timeout=300)

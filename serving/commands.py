@@ -8,6 +8,7 @@ import logging
 import signal
 import sys
 import threading
+from typing import TextIO
 
 import grpc
 
@@ -20,6 +21,14 @@ from serving.server import ModelServer
 from serving.serving_config import write_serving_config
 
 LISTENING = "bcpipe serve: gRPC on"
+
+
+def listening_address(stdout: TextIO) -> str | None:
+    """HOST:PORT from the output of a starting `bcpipe serve`, or None if it ended first."""
+    for line in stdout:
+        if line.startswith(LISTENING):
+            return line.split()[len(LISTENING.split())]
+    return None
 
 
 def serve(args: argparse.Namespace) -> int:

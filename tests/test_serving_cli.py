@@ -13,7 +13,7 @@ import pytest
 from pipeline import cli
 from pipeline.config import WDBC_FEATURES
 from serving import smoke
-from serving.commands import LISTENING
+from serving.commands import listening_address
 from serving.inputs import SIGNATURES, png_files, wdbc_csv
 from tests.serving_models import MODELS, WDBC_CSV, in_process, png_patches, push, wdbc_rows
 
@@ -37,13 +37,10 @@ def server(model_base, tmp_path_factory):
         stderr=log,
         text=True,
     )
-    line = process.stdout.readline()
-    while line and not line.startswith(LISTENING):
-        line = process.stdout.readline()
-    if not line:
+    address = listening_address(process.stdout)
+    if address is None:
         log.seek(0)
         pytest.fail(f"bcpipe serve did not start: {log.read()[-3000:]}")
-    address = line.split()[len(LISTENING.split())]
     yield process, address
     if process.poll() is None:
         process.kill()
