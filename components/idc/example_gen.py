@@ -4,10 +4,10 @@ The walk is distributed: the driver lists only the top level (patients, the mirr
 strays); each patient folder is listed and decoded by Beam workers. Nothing quirky is
 fatal; each kind is counted, and the counts are kept with the Examples artifact.
 
-Memory stays flat with the archive's size: only the patches' file paths are ever grouped. TFX's own
-split writer reshuffles the examples themselves, which a DirectRunner holds in memory
-whole (about 23 KB a patch); here the paths are put in a hashed order before any patch is
-read, so the examples stream to disk already mixed across patients.
+Memory stays flat with the archive's size: only the patches' file paths are ever grouped.
+TFX's own split writer reshuffles the examples themselves, which a DirectRunner holds in
+memory whole (about 23 KB a patch); here the paths are put in a hashed order before any
+patch is read, so the examples stream to disk already mixed across patients.
 """
 
 import hashlib
