@@ -71,12 +71,12 @@ def to_array(proto: tensor_pb2.TensorProto, shape: list[int] | None = None) -> n
     return tf.make_ndarray(proto)
 
 
-def as_proto_field(value: tf.Tensor) -> tensor_pb2.TensorProto:
-    """An answer tensor with typed value fields (TF Serving's Tensor::AsProtoField)."""
-    dtype = value.dtype.as_datatype_enum
+def as_proto_field(array: np.ndarray, dtype: int) -> tensor_pb2.TensorProto:
+    """An answer tensor of DataType `dtype` with typed value fields (TF Serving's
+    Tensor::AsProtoField)."""
     field = _VALUE_FIELDS.get(dtype)
     if field is None:
-        return tf.make_tensor_proto(value.numpy())
-    proto = tensor_pb2.TensorProto(dtype=dtype, tensor_shape=value.shape.as_proto())
-    getattr(proto, field).extend(value.numpy().ravel().tolist())
+        return tf.make_tensor_proto(array, dtype=tf.as_dtype(dtype))
+    proto = _with_shape(tensor_pb2.TensorProto(dtype=dtype), array.shape)
+    getattr(proto, field).extend(array.ravel().tolist())
     return proto

@@ -8,19 +8,22 @@ from serving.tensors import as_proto_field, from_array, to_array
 
 
 def test_floats_go_as_typed_float32_fields_bit_for_bit():
-    value = tf.constant([0.1, 1 / 3, 1e-8, 0.999999], tf.float32)
-    proto = as_proto_field(value)
+    value = np.array([0.1, 1 / 3, 1e-8, 0.999999], np.float32)
+    proto = as_proto_field(value, types_pb2.DT_FLOAT)
     assert proto.dtype == types_pb2.DT_FLOAT
     assert not proto.tensor_content and len(proto.float_val) == 4
-    assert tf.make_ndarray(proto).tobytes() == value.numpy().tobytes()
+    assert tf.make_ndarray(proto).tobytes() == value.tobytes()
 
 
 def test_labels_and_strings_keep_their_dtype_and_shape():
-    labels = as_proto_field(tf.constant([[0, 1], [1, 1]], tf.int64))
+    labels = as_proto_field(np.array([[0, 1], [1, 1]], np.int64), types_pb2.DT_INT64)
     assert labels.dtype == types_pb2.DT_INT64 and list(labels.int64_val) == [0, 1, 1, 1]
     assert [d.size for d in labels.tensor_shape.dim] == [2, 2]
-    strings = as_proto_field(tf.constant([b"0", b"1\x00"]))
+    strings = as_proto_field(np.array([b"0", b"1\x00"], dtype=object), types_pb2.DT_STRING)
+    assert strings.dtype == types_pb2.DT_STRING
     assert list(strings.string_val) == [b"0", b"1\x00"]
+    halves = as_proto_field(np.array([0.5, 2.0], np.float16), types_pb2.DT_HALF)
+    assert tf.make_ndarray(halves).tolist() == [0.5, 2.0]
 
 
 def test_request_tensors_read_as_tf_reads_them():
