@@ -23,7 +23,7 @@ import grpc
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
-from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
+from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, saved_model_pb2
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -197,10 +197,13 @@ class Servable:
         run = self._runs.get(key)
         if run is None:
             definition = signature.definition
-            run = self._session.make_callable(
-                [definition.outputs[alias].name for alias in aliases],
-                [definition.inputs[alias].name for alias in sorted(signature.inputs)],
+            options = config_pb2.CallableOptions(
+                feed=[definition.inputs[alias].name for alias in sorted(signature.inputs)],
+                fetch=[definition.outputs[alias].name for alias in aliases],
             )
+            # Session.make_callable with feeds is Session.run again (a feed dict per call);
+            # a callable made from options, as Keras' own backend makes them, is not.
+            run = self._session._make_callable_from_options(options)
             self._runs[key] = run
         try:
             values = run(*(inputs[alias] for alias in sorted(signature.inputs)))
