@@ -15,7 +15,7 @@ Per fold, the model is trained as the pipeline's Trainer trains it, with no TFX 
   and early stopping on the validation part as the config says (monitored quantity, mode,
   patience), with the best weights restored;
 - the operating threshold from `choose_operating_point` on the validation part with the
-  config's target sensitivity and ceiling, as the Trainer chooses it on the eval split;
+  config's target sensitivity, floor and ceiling, as the Trainer chooses it on the eval split;
   accuracy, sensitivity and specificity on the test fold at that threshold, AUC from the
   probabilities.
 Baseline: StandardScaler + LogisticRegression fitted on the whole training fold, at its
@@ -120,7 +120,8 @@ def fit_model(x_train, y_train, x_valid, y_valid, x_test) -> tuple[np.ndarray, f
     )
     labels, probabilities = training.predict_split(model, valid)
     point = training.choose_operating_point(
-        labels, probabilities, config.target_sensitivity, config.max_threshold
+        labels, probabilities, config.target_sensitivity, config.max_threshold,
+        config.min_threshold,
     )
     test = np.asarray(model(columns(x_test), training=False), np.float64).reshape(-1)
     return test, point.threshold
@@ -204,8 +205,8 @@ def main(argv: list[str] | None = None) -> int:
         "training": dataclasses.asdict(WDBC.training),
         "baseline": "StandardScaler + LogisticRegression(max_iter=5000), threshold 0.5",
         "model_threshold": "choose_operating_point on the validation part, target "
-                           f"sensitivity {WDBC.training.target_sensitivity}, at most "
-                           f"{WDBC.training.max_threshold}",
+                           f"sensitivity {WDBC.training.target_sensitivity}, within "
+                           f"[{WDBC.training.min_threshold}, {WDBC.training.max_threshold}]",
     }
     for metric, target in TARGETS.items():
         value, reference = model[metric]["mean"], baseline[metric]["mean"]

@@ -54,6 +54,7 @@ def choose_operating_point(
     probabilities: np.ndarray,
     target_sensitivity: float,
     max_threshold: float = 1.0,
+    min_threshold: float = 0.0,
 ) -> OperatingPoint:
     """A threshold whose sensitivity on these examples reaches the target (label 1 = malignant).
 
@@ -62,8 +63,9 @@ def choose_operating_point(
     with the best specificity that reaches the target. The middle of that gap in logit
     space is taken rather than its top, so that a new positive scoring a little under the
     k-th is not missed for nothing. The threshold is never above `max_threshold`, which
-    only ever raises the sensitivity. With no positives there is nothing to tune on:
-    min(0.5, max_threshold) is kept.
+    only ever raises the sensitivity, nor below `min_threshold` (the ceiling wins), which
+    may give up sensitivity here rather than follow one outlying positive. With no
+    positives there is nothing to tune on: 0.5 within those bounds is kept.
     """
     labels = np.asarray(labels).reshape(-1).astype(int)
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
@@ -76,7 +78,7 @@ def choose_operating_point(
         kth = float(np.sort(positives)[::-1][max(needed, 1) - 1])
         lower = probabilities[probabilities < kth]
         threshold = _logit_midpoint(float(lower.max()), kth) if lower.size else kth
-    threshold = min(threshold, max_threshold)
+    threshold = min(max(threshold, min_threshold), max_threshold)
     sensitivity = float(np.mean(positives >= threshold)) if positives.size else float("nan")
     specificity = float(np.mean(negatives < threshold)) if negatives.size else float("nan")
     return OperatingPoint(threshold, sensitivity, specificity, target_sensitivity)
@@ -189,7 +191,8 @@ def fit_and_export(
     )
     labels, probabilities = predict_split(model, data(fn_args.eval_files, epochs=1, shuffle=False))
     point = choose_operating_point(
-        labels, probabilities, config.target_sensitivity, config.max_threshold
+        labels, probabilities, config.target_sensitivity, config.max_threshold,
+        config.min_threshold,
     )
     serving_spec = {
         name: spec for name, spec in tft_output.raw_feature_spec().items() if name in raw_inputs

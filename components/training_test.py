@@ -35,6 +35,20 @@ def test_ceiling_lowers_the_threshold_and_only_raises_sensitivity():
     assert capped.specificity == pytest.approx(0.75)  # 0.8 is now above
 
 
+def test_floor_ignores_one_outlying_positive_and_yields_to_the_ceiling():
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    scores = np.array([0.99, 0.95, 0.9, 0.02, 0.3, 0.1, 0.05, 0.01])
+    free = choose_operating_point(labels, scores, target_sensitivity=1.0)
+    assert logit(free.threshold) == pytest.approx((logit(0.02) + logit(0.01)) / 2)
+    assert free.specificity == pytest.approx(0.25)
+    floored = choose_operating_point(labels, scores, 1.0, max_threshold=0.5, min_threshold=0.2)
+    assert floored.threshold == 0.2
+    assert floored.sensitivity == pytest.approx(0.75)  # the outlier is given up
+    assert floored.specificity == pytest.approx(0.75)  # 0.3 is still above
+    crossed = choose_operating_point(labels, scores, 1.0, max_threshold=0.5, min_threshold=0.6)
+    assert crossed.threshold == 0.5
+
+
 def test_saturated_scores_keep_the_kth_positive():
     # Nothing scores below the needed positive: no gap, the threshold is that score.
     point = choose_operating_point(np.array([1, 1, 0]), np.array([1.0, 0.7, 0.9]), 1.0)

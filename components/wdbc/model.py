@@ -15,7 +15,7 @@ def build_model(config: Training) -> tf.keras.Model:
     x = tf.keras.layers.Reshape((len(WDBC_FEATURES), 1))(x)
     for filters in (32, 64):
         x = tf.keras.layers.Conv1D(filters, 2, activation="relu")(x)
-        x = tf.keras.layers.BatchNormalization()(x)
+        x = tf.keras.layers.BatchNormalization(momentum=config.batch_norm_momentum)(x)
         x = tf.keras.layers.Dropout(config.dropout)(x)
     x = tf.keras.layers.Flatten()(x)
     x = tf.keras.layers.Dense(64, activation="relu")(x)
