@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import signal
 import sys
 import threading
@@ -38,10 +39,14 @@ def serve(args: argparse.Namespace) -> int:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     tls = None if args.tls_cert is None else (args.tls_key.read_bytes(), args.tls_cert.read_bytes())
+    # TF shares one intra-op pool per process, sized by the first session, unless this is set
+    # before that session: without it SERVING.session_threads could not differ per model.
+    os.environ.setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")
     store = ModelStore(
         model_base=str(args.model_base) if args.model_base else None,
         models_config=str(args.models_config) if args.models_config else None,
         warmup_iterations=SERVING.warmup_iterations,
+        session_threads=dict(SERVING.session_threads),
     )
     store.poll()
     server = ModelServer(store, host=args.host, port=args.port, tls=tls)

@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import tensorflow as tf
@@ -99,6 +100,7 @@ class ModelStore:
         model_base: str | None = None,
         models_config: str | None = None,
         warmup_iterations: int = 1,
+        session_threads: Mapping[str, int] | None = None,
     ):
         if (model_base is None) == (models_config is None):
             raise ValueError("give a model base or a models.config, not both")
@@ -107,6 +109,7 @@ class ModelStore:
         self._config_text: str | None = None
         self._config = model_server_config_pb2.ModelServerConfig()
         self._warmup_iterations = warmup_iterations
+        self._session_threads = dict(session_threads or {})
         self._lock = threading.Lock()
         self._poll_lock = threading.Lock()
         self._versions: dict[str, dict[int, _Version]] = {}
@@ -249,7 +252,7 @@ class ModelStore:
             self._versions[name][version] = entry
         log.info("loading %s version %d from %s", name, version, path)
         try:
-            servable = Servable(name, version, path)
+            servable = Servable(name, version, path, self._session_threads.get(name, 0))
             replayed = servable.warm_up(self._warmup_iterations)
         except Exception as err:  # a bad version must not take the server down
             log.error("%s version %d failed to load: %s", name, version, err)

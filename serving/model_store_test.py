@@ -50,6 +50,20 @@ def test_serves_the_latest_version_and_ignores_staging_and_stray_dirs(tmp_path):
     assert _code(lambda: store.servable(_spec("idc"))) == grpc.StatusCode.NOT_FOUND
 
 
+def test_session_threads_are_per_model_and_change_no_answer(tmp_path):
+    push(tmp_path, "wdbc", 1)
+    shutil.copytree(tmp_path / "wdbc", tmp_path / "other")
+    store = ModelStore(model_base=str(tmp_path), session_threads={"wdbc": 1})
+    store.poll()
+    single, default = store.servable(_spec()), store.servable(_spec("other"))
+    assert (single.threads, default.threads) == (1, 0)
+    request = predict_pb2.PredictRequest()
+    request.inputs["examples"].CopyFrom(tf.make_tensor_proto(wdbc_rows(64).examples()))
+    answers = [s.predict(request).outputs["probability"].float_val for s in (single, default)]
+    assert len(answers[0]) == 64
+    assert list(answers[0]) == list(answers[1])
+
+
 def test_a_new_version_replaces_the_old_only_once_available(tmp_path):
     push(tmp_path, "wdbc", 1)
     store = ModelStore(model_base=str(tmp_path))

@@ -110,8 +110,10 @@ def _names(names) -> str:
 class Servable:
     """A SavedModel version held in memory, and what it answers."""
 
-    def __init__(self, name: str, version: int, path: str):
+    def __init__(self, name: str, version: int, path: str, threads: int = 0):
+        """`threads`: the session's inter- and intra-op pool sizes (0: TF's, one per core)."""
         self.name = name
+        self.threads = threads
         self.version = version
         self.path = path
         meta_graph = read_meta_graph(path)
@@ -120,7 +122,13 @@ class Servable:
         )
         graph = tf.Graph()
         # A model trained on GPU nodes may name a device this server does not have.
-        config = tf.compat.v1.ConfigProto(allow_soft_placement=True)
+        config = tf.compat.v1.ConfigProto(
+            allow_soft_placement=True,
+            inter_op_parallelism_threads=threads,
+            intra_op_parallelism_threads=threads,
+            # Pools of its own: TF's process-wide pools take the first session's sizes.
+            use_per_session_threads=threads > 0,
+        )
         self._session = tf.compat.v1.Session(graph=graph, config=config)
         with graph.as_default():
             tf.compat.v1.saved_model.loader.load(self._session, ["serve"], path)
