@@ -14,7 +14,7 @@ Per fold, the model is trained as the pipeline's Trainer trains it, with no TFX 
 - `build_model(config.WDBC.training)`, the Trainer's seed, batch size, steps, epoch length
   and early stopping on the validation part as the config says (monitored quantity, mode,
   patience), with the best weights restored;
-- the operating threshold from `choose_operating_point` on the validation part with the
+- the operating threshold from `configured_operating_point` on the validation part with the
   config's target sensitivity, floor and ceiling, as the Trainer chooses it on the eval split;
   accuracy, sensitivity and specificity on the test fold at that threshold, AUC from the
   probabilities.
@@ -119,10 +119,7 @@ def fit_model(x_train, y_train, x_valid, y_valid, x_test) -> tuple[np.ndarray, f
         verbose=0,
     )
     labels, probabilities = training.predict_split(model, valid)
-    point = training.choose_operating_point(
-        labels, probabilities, config.target_sensitivity, config.max_threshold,
-        config.min_threshold,
-    )
+    point = training.configured_operating_point(labels, probabilities, config)
     test = np.asarray(model(columns(x_test), training=False), np.float64).reshape(-1)
     return test, point.threshold
 

@@ -84,6 +84,16 @@ def choose_operating_point(
     return OperatingPoint(threshold, sensitivity, specificity, target_sensitivity)
 
 
+def configured_operating_point(
+    labels: np.ndarray, probabilities: np.ndarray, config: Training
+) -> OperatingPoint:
+    """`choose_operating_point` with the config's target, ceiling and floor."""
+    return choose_operating_point(
+        labels, probabilities, config.target_sensitivity, config.max_threshold,
+        config.min_threshold,
+    )
+
+
 def _logit_midpoint(low: float, high: float) -> float:
     """The probability halfway between two others in logit space, strictly above `low` and
     at most `high` (`high` itself where a score of 0 or 1 leaves no finite middle)."""
@@ -190,10 +200,7 @@ def fit_and_export(
         verbose=2,
     )
     labels, probabilities = predict_split(model, data(fn_args.eval_files, epochs=1, shuffle=False))
-    point = choose_operating_point(
-        labels, probabilities, config.target_sensitivity, config.max_threshold,
-        config.min_threshold,
-    )
+    point = configured_operating_point(labels, probabilities, config)
     serving_spec = {
         name: spec for name, spec in tft_output.raw_feature_spec().items() if name in raw_inputs
     }
