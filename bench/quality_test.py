@@ -1,9 +1,11 @@
-"""bench/quality.py at smoke size: three result files with sane metrics (no target checked)."""
+"""bench/quality.py at smoke size: three result files with sane metrics, two seeds on every
+fold (no target checked)."""
 
 
 import pytest
 
 from bench import quality
+from pipeline.config import WDBC
 
 
 @pytest.mark.e2e
@@ -20,7 +22,9 @@ def test_quick_cross_validation_writes_one_result_per_target(run_quick):
         assert written[name]["target"] == target and written[name]["ratio"] == written[name]["value"]
 
     details = auc["details"]
-    assert (details["folds"], details["repeats"], details["fits"]) == (3, 1, 3)
+    assert (details["folds"], details["repeats"], details["fits"]) == (3, 1, 6)
+    seeds = [WDBC.training.seed, WDBC.training.seed + 1]
+    assert details["training_seeds"] == seeds
     assert (details["rows"], details["malignant"]) == (569, 212)
     for who in ("model", "logistic_regression"):
         for metric in quality.METRICS:
@@ -30,3 +34,11 @@ def test_quick_cross_validation_writes_one_result_per_target(run_quick):
     assert auc["value"] == summary["model"]["auc"]["mean"]
     assert auc["baseline"] == summary["logistic_regression"]["auc"]["mean"]
     assert 0 < details["threshold"]["min"] <= details["threshold"]["max"] < 1
+    # Each seed saw every fold: the headline is the mean of the seeds' means.
+    per_seed = details["model_per_seed"]
+    assert set(per_seed) == {str(seed) for seed in seeds}
+    for metric in quality.METRICS:
+        means = [per_seed[seed][metric] for seed in per_seed]
+        assert summary["model"][metric]["mean"] == pytest.approx(sum(means) / 2)
+        assert details["model_seed_range"][metric] == pytest.approx(max(means) - min(means))
+    assert written["quality_accuracy"]["value"] == summary["model"]["accuracy"]["mean"]
