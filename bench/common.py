@@ -58,6 +58,16 @@ def _git_commit() -> str:
         return "unknown"
 
 
+def ratio_text(ratio: float, target: float) -> str:
+    """The ratio to three significant digits, or as many more as it takes not to read as
+    the target when it is not (0.99986 against 1 is not "1")."""
+    for digits in range(3, 16):
+        text = f"{ratio:.{digits}g}"
+        if ratio == target or float(text) != target:
+            return text
+    return repr(ratio)
+
+
 @dataclass
 class Result:
     """One benchmark's outcome. `higher_is_better` says which way the target points:
@@ -86,7 +96,8 @@ class Result:
         sign = ">=" if self.higher_is_better else "<="
         verdict = "met" if self.met else "MISSED"
         return (f"{self.name}: {self.value:.4g} vs baseline {self.baseline:.4g} {self.unit}, "
-                f"ratio {self.ratio:.3g} (target {sign} {self.target:g}) {verdict}")
+                f"ratio {ratio_text(self.ratio, self.target)} (target {sign} {self.target:g}) "
+                f"{verdict}")
 
     def to_json(self) -> dict:
         record = asdict(self)

@@ -52,7 +52,7 @@ def table(results_dir: Path) -> str:
         sign = ">=" if r["higher_is_better"] else "<="
         rows.append(
             f"| {r['name']} | {_number(r['value'])} | {_number(r['baseline'])} | {r['unit']} "
-            f"| {r['ratio']:.3g} | {sign} {r['target']:g} | {'yes' if r['met'] else '**no**'} "
+            f"| {common.ratio_text(r['ratio'], r['target'])} | {sign} {r['target']:g} | {'yes' if r['met'] else '**no**'} "
             f"| {r['recorded_at'][:16]} |"
         )
         m = r["machine"]

@@ -31,6 +31,14 @@ def test_readme_table_is_rewritten_from_results(tmp_path, monkeypatch):
     assert f"{written['machine']['cores']} cores" in text
 
 
+def test_a_missed_ratio_never_reads_as_its_target():
+    assert common.ratio_text(0.99986, 1.0) == "0.9999"
+    assert common.ratio_text(0.5, 0.5) == "0.5"
+    assert common.ratio_text(0.70843, 0.8) == "0.708"
+    missed = common.Result(name="auc", value=0.99486, baseline=0.99501, unit="", target=1.0)
+    assert "ratio 0.9998 (target >= 1) MISSED" in missed.line()
+
+
 def test_a_result_without_a_required_field_is_refused(tmp_path):
     common.report(common.Result(name="speedy", value=3.0, baseline=6.0, unit="items/s",
                                 target=0.5), tmp_path)
