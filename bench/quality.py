@@ -234,8 +234,9 @@ def cross_validate(folds: int, repeats: int, seeds: list[int]) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="3 folds x 1 repeat, 2 seeds: a smoke test")
-    parser.add_argument("--seeds", type=int, help="training seeds per fold (default 3)")
+                        help=f"3 folds x 1 repeat, {SEEDS[True]} seeds: a smoke test")
+    parser.add_argument("--seeds", type=int,
+                        help=f"training seeds per fold (default {SEEDS[False]})")
     args = parser.parse_args(argv)
     # Before TF starts here or in a worker (spawned workers inherit the environment).
     os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")

@@ -50,9 +50,10 @@ def table(results_dir: Path) -> str:
     machines = {}
     for r in records:
         sign = ">=" if r["higher_is_better"] else "<="
+        ratio = common.ratio_text(r["ratio"], r["target"])
         rows.append(
             f"| {r['name']} | {_number(r['value'])} | {_number(r['baseline'])} | {r['unit']} "
-            f"| {common.ratio_text(r['ratio'], r['target'])} | {sign} {r['target']:g} | {'yes' if r['met'] else '**no**'} "
+            f"| {ratio} | {sign} {r['target']:g} | {'yes' if r['met'] else '**no**'} "
             f"| {r['recorded_at'][:16]} |"
         )
         m = r["machine"]
