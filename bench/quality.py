@@ -15,9 +15,9 @@ Per fold, the model is trained as the pipeline's Trainer trains it, with no TFX 
   `components/wdbc/preprocessing.py` computes through TFT when it analyses only the train
   split (components/wdbc/preprocessing_test.py checks that identity): a Beam run per fold
   would cost more than the fit, 100 times over;
-- `build_model(config.WDBC.training)`, the Trainer's batch size, steps, epoch length,
-  and its callbacks (`training.fit_callbacks`): the configured weight averaging, early
-  stopping on the validation part with the best epoch's weights restored;
+- `build_model(config.WDBC.training)`, the Trainer's batch size, steps, epoch length
+  and early stopping on the validation part as the config says (monitored quantity, mode,
+  patience), with the best weights restored;
 - the operating threshold from `configured_operating_point` on the validation part with the
   config's target sensitivity, floor and ceiling, as the Trainer chooses it on the eval split;
   accuracy, sensitivity and specificity on the test fold at that threshold, AUC from the
@@ -121,7 +121,12 @@ def fit_model(x_train, y_train, x_valid, y_valid, x_test, seed: int) -> tuple[np
         steps_per_epoch=steps_per_epoch,
         epochs=epochs,
         validation_data=valid,
-        callbacks=training.fit_callbacks(config),
+        callbacks=[
+            tf.keras.callbacks.EarlyStopping(
+                monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
+                patience=config.early_stopping_patience, restore_best_weights=True,
+            )
+        ],
         verbose=0,
     )
     labels, probabilities = training.predict_split(model, valid)

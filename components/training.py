@@ -1,5 +1,4 @@
-"""What both run_fns share: reading transformed examples, the training callbacks, choosing
-the operating point."""
+"""What both run_fns share: reading transformed examples and choosing the operating point."""
 
 from __future__ import annotations
 
@@ -147,55 +146,6 @@ def fit_schedule(train_steps: int, steps_per_epoch: int) -> tuple[int, int]:
     return per_epoch, max(1, math.ceil(train_steps / per_epoch))
 
 
-class WeightAveraging(tf.keras.callbacks.Callback):
-    """An exponential moving average of the trainable weights over the training steps,
-    written into the model at the end of every epoch (training goes on from there).
-
-    The average starts empty and is normalised by the weight it has gathered, so after
-    a few steps it is an average of those steps, not still mostly the initial weights.
-    """
-
-    def __init__(self, momentum: float):
-        super().__init__()
-        self.momentum = momentum
-
-    def on_train_begin(self, logs=None):
-        if not self.params.get("steps"):
-            raise ValueError("WeightAveraging needs to know the epoch's length: pass "
-                             "steps_per_epoch to fit()")
-        self._weights = self.model.trainable_weights
-        self._average = [tf.Variable(tf.zeros_like(w), trainable=False) for w in self._weights]
-        self._gathered = tf.Variable(0.0, dtype=tf.float64, trainable=False)
-        # Traced here, not in the first steps, which Keras times to flag slow callbacks.
-        self._update = tf.function(self._step).get_concrete_function()
-
-    def _step(self):
-        # With g the weight gathered so far (1 - momentum^t), the new step's share of the
-        # normalised average is (1 - momentum) / g after the update.
-        gathered = self._gathered.assign(self.momentum * self._gathered + (1 - self.momentum))
-        share = tf.cast((1 - self.momentum) / gathered, tf.float32)
-        for average, weight in zip(self._average, self._weights, strict=True):
-            average.assign(average + share * (weight - average))
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._update()
-        if batch + 1 == self.params["steps"]:
-            for average, weight in zip(self._average, self._weights, strict=True):
-                weight.assign(average)
-
-
-def fit_callbacks(config: Training) -> list[tf.keras.callbacks.Callback]:
-    """Early stopping on eval keeping the best epoch's weights, averaged if configured."""
-    callbacks = [] if not config.weight_averaging else [WeightAveraging(config.weight_averaging)]
-    return [
-        *callbacks,
-        tf.keras.callbacks.EarlyStopping(
-            monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
-            patience=config.early_stopping_patience, restore_best_weights=True,
-        ),
-    ]
-
-
 def fit_and_export(
     fn_args: tfx.components.FnArgs,
     *,
@@ -240,7 +190,13 @@ def fit_and_export(
         epochs=epochs,
         validation_data=data(fn_args.eval_files, epochs=1, shuffle=False),
         class_weight=weights,
-        callbacks=[*fit_callbacks(config), tf.keras.callbacks.TensorBoard(fn_args.model_run_dir)],
+        callbacks=[
+            tf.keras.callbacks.EarlyStopping(
+                monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
+                patience=config.early_stopping_patience, restore_best_weights=True,
+            ),
+            tf.keras.callbacks.TensorBoard(fn_args.model_run_dir),
+        ],
         verbose=2,
     )
     labels, probabilities = predict_split(model, data(fn_args.eval_files, epochs=1, shuffle=False))

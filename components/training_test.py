@@ -1,18 +1,9 @@
-"""The operating point, how many steps a run trains, and the averaged weights it keeps."""
-
-import dataclasses
+"""The operating point, and how many steps a run trains."""
 
 import numpy as np
 import pytest
-import tensorflow as tf
 
-from components.training import (
-    WeightAveraging,
-    choose_operating_point,
-    fit_callbacks,
-    fit_schedule,
-)
-from pipeline.config import WDBC
+from components.training import choose_operating_point, fit_schedule
 
 
 def logit(p):
@@ -97,82 +88,3 @@ def test_fit_schedule_trains_the_steps_asked_for():
     assert fit_schedule(6000, 200) == (200, 30)
     assert fit_schedule(300, 15) == (15, 20)
     assert fit_schedule(3469, 200) == (200, 18)  # rounds up to whole epochs
-
-
-class _StepWeights(tf.keras.callbacks.Callback):
-    """The kernel after each optimiser step, before anything overwrites it."""
-
-    def __init__(self):
-        super().__init__()
-        self.steps = []
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps.append(self.model.layers[-1].kernel.numpy().copy())
-
-
-def _linear_model():
-    tf.keras.utils.set_random_seed(3)
-    inputs = tf.keras.layers.Input(shape=(4,))
-    model = tf.keras.Model(inputs, tf.keras.layers.Dense(1)(inputs))
-    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="mse")
-    return model
-
-
-def _data(rows=64):
-    rng = np.random.default_rng(5)
-    features = rng.normal(size=(rows, 4)).astype(np.float32)
-    return features, features @ np.array([1.0, -2.0, 0.5, 3.0], np.float32)
-
-
-@pytest.mark.parametrize("steps_per_epoch, epochs", [(3, 1), (4, 3)])
-def test_weight_averaging_keeps_the_normalised_average_of_the_steps(steps_per_epoch, epochs):
-    model, momentum = _linear_model(), 0.9
-    initial = model.layers[-1].kernel.numpy().copy()
-    features, targets = _data()
-    recorded = _StepWeights()
-    model.fit(tf.data.Dataset.from_tensor_slices((features, targets)).repeat().batch(8),
-              steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=0,
-              callbacks=[recorded, WeightAveraging(momentum)])
-    steps = np.stack(recorded.steps)
-    assert len(steps) == steps_per_epoch * epochs
-    shares = momentum ** np.arange(len(steps))[::-1] * (1 - momentum)
-    expected = np.tensordot(shares / shares.sum(), steps, axes=1)
-    final = model.layers[-1].kernel.numpy()
-    np.testing.assert_allclose(final, expected, rtol=1e-5, atol=1e-6)
-    # The initial weights are in no part of it, however short the run.
-    assert np.abs(final - steps[-1]).max() < np.abs(final - initial).max()
-
-
-def test_weight_averaging_is_what_each_epoch_hands_on():
-    model = _linear_model()
-    features, targets = _data()
-    recorded, seen = _StepWeights(), []
-    epoch_start = tf.keras.callbacks.LambdaCallback(
-        on_epoch_begin=lambda epoch, logs: seen.append(model.layers[-1].kernel.numpy().copy())
-    )
-    model.fit(features, targets, batch_size=16, epochs=2, verbose=0, shuffle=False,
-              callbacks=[recorded, WeightAveraging(0.5), epoch_start])
-    steps = np.stack(recorded.steps)  # 4 steps an epoch
-    shares = 0.5 ** np.arange(4)[::-1] * 0.5
-    # The second epoch starts from the first's average, not from its last step.
-    np.testing.assert_allclose(seen[1], np.tensordot(shares / shares.sum(), steps[:4], axes=1),
-                               rtol=1e-5, atol=1e-6)
-    assert not np.allclose(seen[1], steps[3])
-
-
-def test_weight_averaging_refuses_epochs_of_unknown_length():
-    model = _linear_model()
-    features, targets = _data()
-    endless = tf.data.Dataset.from_tensor_slices((features, targets)).repeat().batch(8)
-    with pytest.raises(ValueError, match="steps_per_epoch"):
-        model.fit(endless.take(3).filter(lambda x, y: True), callbacks=[WeightAveraging(0.9)],
-                  verbose=0)
-
-
-def test_fit_callbacks_average_only_when_configured():
-    plain = dataclasses.replace(WDBC.training, weight_averaging=0.0)
-    assert [type(c).__name__ for c in fit_callbacks(plain)] == ["EarlyStopping"]
-    averaged = fit_callbacks(dataclasses.replace(WDBC.training, weight_averaging=0.99))
-    assert [type(c).__name__ for c in averaged] == ["WeightAveraging", "EarlyStopping"]
-    assert averaged[0].momentum == 0.99
-    assert averaged[1].restore_best_weights and averaged[1].monitor == "val_loss"

@@ -76,9 +76,6 @@ class Training:
     # Keras' 0.99 leaves the moving statistics of a network trained for a few hundred small
     # steps near their initial values; early stopping may keep one of the first epochs.
     batch_norm_momentum: float = 0.99
-    # Momentum of an average of the weights over the steps (0 = none), written into the
-    # model at the end of each epoch, so early stopping and export see averaged weights.
-    weight_averaging: float = 0.0
     seed: int = 42
     extra: dict = field(default_factory=dict)
 
@@ -187,10 +184,6 @@ WDBC = Profile(
         early_stopping_monitor="val_loss",
         early_stopping_mode="min",
         batch_norm_momentum=0.9,
-        # On ~450 rows single steps move the weights more than the data can tell apart:
-        # averaged weights rank as well as logistic regression and vary less from seed to
-        # seed (bench/README.md, quality).
-        weight_averaging=0.99,
         target_sensitivity=0.97,
         # P(malignant) >= 0.5 is malignant whatever the eval split says; below 0.2 the
         # eval split's ~21 positives are not evidence enough (bench/quality.py measures it).
