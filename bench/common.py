@@ -48,12 +48,19 @@ def machine() -> dict:
     }
 
 
-def _git_commit() -> str:
+def _git_commit(root: Path = BENCH_DIR.parent) -> str:
+    """HEAD, marked `-dirty` when tracked code differs from it: a figure from uncommitted
+    code must not claim a commit. The results and their table are left out, since a
+    `make bench` rewrites them between one benchmark and the next."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True,
+                              check=True).stdout.strip()
+
     try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=BENCH_DIR, capture_output=True,
-            text=True, check=True,
-        ).stdout.strip()
+        changed = git("status", "--porcelain", "--untracked-files=no", "--", ".",
+                      ":(exclude)bench/results", ":(exclude)bench/README.md")
+        return git("rev-parse", "--short", "HEAD") + ("-dirty" if changed else "")
     except (OSError, subprocess.CalledProcessError):
         return "unknown"
 

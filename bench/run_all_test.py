@@ -1,4 +1,5 @@
 import json
+import subprocess
 
 import pytest
 
@@ -48,3 +49,27 @@ def test_a_result_without_a_required_field_is_refused(tmp_path):
     path.write_text(json.dumps(record))
     with pytest.raises(ValueError, match="without baseline, machine"):
         common.read_result(path)
+
+
+def test_recorded_commit_is_marked_dirty_only_by_code_changes(tmp_path):
+    def git(*args):
+        subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+                       cwd=tmp_path, check=True, capture_output=True)
+
+    (tmp_path / "bench" / "results").mkdir(parents=True)
+    for path in ("model.py", "bench/results/q.json", "bench/README.md"):
+        (tmp_path / path).write_text("1")
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "start")
+    head = common._git_commit(tmp_path)
+    assert head != "unknown" and not head.endswith("-dirty")
+    # What a benchmark run itself rewrites leaves the code clean...
+    (tmp_path / "bench" / "results" / "q.json").write_text("2")
+    (tmp_path / "bench" / "README.md").write_text("2")
+    (tmp_path / "scratch.txt").write_text("untracked")
+    assert common._git_commit(tmp_path) == head
+    # ...a change to the code does not.
+    (tmp_path / "model.py").write_text("2")
+    assert common._git_commit(tmp_path) == f"{head}-dirty"
+    assert common._git_commit(tmp_path / "nowhere") == "unknown"
