@@ -281,7 +281,10 @@ def test_large_inputs_go_in_batches_with_the_same_answers(endpoint, client):
 
         batching.call = counting
         batched = batching.predict("wdbc", rows, signature=SIGNATURES[RAW])
-    np.testing.assert_array_equal(batched.outputs["probability"], whole.outputs["probability"])
+    # The batch's size may change the kernels TF picks, and with them the last bit.
+    np.testing.assert_allclose(batched.outputs["probability"], whole.outputs["probability"],
+                               rtol=1e-6, atol=0)
+    np.testing.assert_array_equal(batched.outputs["label"], whole.outputs["label"])
     assert sizes == [7, 7, 7, 7, 2]
 
 
