@@ -22,9 +22,9 @@ _COMMON_OUT_OF_SCOPE = [
 TEXT = {
     "wdbc": {
         "model_type": f"{WDBC.training.ensemble_members} one-dimensional convolutional "
-        "networks over the 30 nuclear measurements (z-scored by the TFT graph inside the SavedModel), "
-        "trained side by side from different initial weights; output P(malignant), the "
-        "mean of theirs, and a 0/1 label at the operating threshold.",
+        "networks over the 30 nuclear measurements (z-scored by the TFT graph inside the "
+        "SavedModel), trained side by side from different initial weights; output "
+        "P(malignant), the mean of theirs, and a 0/1 label at the operating threshold.",
         "data": "Wisconsin Diagnostic Breast Cancer (UCI): 569 fine-needle aspirates of "
         "breast masses from one clinic (University of Wisconsin Hospitals, Madison), each "
         "described by the mean, standard error and worst value of 10 measurements of the "
