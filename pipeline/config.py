@@ -77,7 +77,7 @@ class Training:
     # steps near their initial values; early stopping may keep one of the first epochs.
     batch_norm_momentum: float = 0.99
     # Networks trained side by side, each on its own loss, whose mean probability is the
-    # model's (components/ensemble.py); where supported by the dataset's build_model.
+    # model's (components/ensemble.py). WDBC only: IDC's build_model refuses more than one.
     ensemble_members: int = 1
     seed: int = 42
     extra: dict = field(default_factory=dict)

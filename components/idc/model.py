@@ -21,6 +21,12 @@ SHAPE = (IDC_PATCH_SIZE, IDC_PATCH_SIZE, 3)
 
 
 def build_model(config: Training) -> tf.keras.Model:
+    if config.ensemble_members != 1:
+        # Not silently one network: averaging several is untried here under MirroredStrategy
+        # and mixed precision, and would multiply the full-scale training time.
+        raise ValueError(
+            f"IDC trains one network; ensemble_members={config.ensemble_members} is for WDBC"
+        )
     pixels = tf.keras.layers.Input(shape=(PIXEL_COUNT,), name=PIXELS, dtype=tf.int64)
     x = tf.keras.layers.Reshape(SHAPE)(pixels)
     x = tf.keras.layers.Rescaling(1.0 / 255)(x)

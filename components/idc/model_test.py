@@ -1,5 +1,7 @@
 """The IDC network, its augmentation and its class weights."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -17,6 +19,11 @@ def test_architecture_and_optimizer():
     assert model.output_shape == (None, 1)
     assert IDC.training.learning_rate == 1e-4
     assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)
+
+
+def test_refuses_an_ensemble_it_would_not_build():
+    with pytest.raises(ValueError, match="ensemble_members=3 is for WDBC"):
+        build_model(dataclasses.replace(IDC.training, ensemble_members=3))
 
 
 def test_augment_keeps_content_shape_and_range():
