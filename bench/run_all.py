@@ -41,7 +41,8 @@ def _number(value: float) -> str:
 
 
 def table(results_dir: Path) -> str:
-    """The Markdown table of every result JSON, and the machines they ran on."""
+    """The Markdown table of every result JSON, and which of them ran on which machine at
+    which commit (figures from different machines sit in one table)."""
     records = [common.read_result(p) for p in sorted(results_dir.glob("*.json"))]
     rows = [
         "| benchmark | value | baseline | unit | ratio | target | met | recorded |",
@@ -57,11 +58,14 @@ def table(results_dir: Path) -> str:
             f"| {r['recorded_at'][:16]} |"
         )
         m = r["machine"]
-        machines[(m["cpu"], m["cores"], m["memory_gib"])] = m
+        described = (f"{m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
+                     f"Python {m['python']}, {m['os']}")
+        machines.setdefault(described, {}).setdefault(m["git_commit"], []).append(r["name"])
     lines = rows + [""]
-    for m in machines.values():
-        lines.append(f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB, "
-                     f"Python {m['python']}, {m['os']} (code at {m['git_commit']}).")
+    for described, commits in machines.items():
+        ran = "; ".join(f"{', '.join(names)} (code at {commit})"
+                        for commit, names in commits.items())
+        lines.append(f"Machine: {described}: {ran}.")
     return "\n".join(lines)
 
 

@@ -29,7 +29,9 @@ def test_readme_table_is_rewritten_from_results(tmp_path, monkeypatch):
     assert "old table" not in text and text.startswith("# intro") and text.endswith("after\n")
     assert "| speedy | 30 | 60 | items/s | 0.5 | >= 0.5 | yes |" in text
     assert "| lean | 2 | 1 | GiB | 2 | <= 1.3 | **no** |" in text
-    assert f"{written['machine']['cores']} cores" in text
+    machine = written["machine"]
+    assert f"{machine['cores']} cores" in text
+    assert f"lean, speedy (code at {machine['git_commit']})." in text
 
 
 def test_a_missed_ratio_never_reads_as_its_target():
