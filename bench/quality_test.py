@@ -42,3 +42,16 @@ def test_quick_cross_validation_writes_one_result_per_target(run_quick):
         assert summary["model"][metric]["mean"] == pytest.approx(sum(means) / len(means))
         assert details["model_seed_range"][metric] == pytest.approx(max(means) - min(means))
     assert written["quality_accuracy"]["value"] == summary["model"]["accuracy"]["mean"]
+
+    swept = details["model_fixed_thresholds"]
+    at = swept["by_threshold"]
+    assert list(at) == [f"{t:.2f}" for t in quality.FIXED_THRESHOLDS]
+    # A higher threshold calls fewer cases malignant: sensitivity never rises, specificity
+    # never falls.
+    sensitivities = [at[t]["sensitivity"] for t in at]
+    specificities = [at[t]["specificity"] for t in at]
+    assert sensitivities == sorted(sensitivities, reverse=True)
+    assert specificities == sorted(specificities)
+    best = swept["best_accuracy_in_hindsight"]
+    assert best["accuracy"] == max(at[t]["accuracy"] for t in at)
+    assert at[f"{best['threshold']:.2f}"]["accuracy"] == best["accuracy"]

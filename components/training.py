@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 import tensorflow as tf
@@ -16,7 +16,7 @@ from pipeline.config import Training
 from serving import signatures
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class OperatingPoint:
     threshold: float
     sensitivity: float
@@ -112,10 +112,14 @@ def predict_split(model: tf.keras.Model, batches: tf.data.Dataset) -> tuple[np.n
     return np.concatenate(labels), np.concatenate(probabilities)
 
 
-def model_info(model_name: str, point: OperatingPoint, eval_labels: np.ndarray) -> dict:
-    """What is recorded beside the served model about how its threshold was chosen."""
+def model_info(
+    model_name: str, point: OperatingPoint, eval_labels: np.ndarray, config: Training
+) -> dict:
+    """What is recorded beside the served model: how it was trained and how its threshold
+    was chosen (the review report describes the model from this, not from the config)."""
     return {
         "model_name": model_name,
+        "training": dataclasses.asdict(config),
         "operating_point": {
             "chosen_on": "eval",
             "target_sensitivity": point.target_sensitivity,
@@ -163,7 +167,8 @@ def fit_and_export(
     tf.Examples); warmup_records: raw schema -> records for the warmup file.
     """
     custom = fn_args.custom_config
-    config = Training(**custom["training"])
+    # The Trainer's TrainArgs decide the steps (a run may override the config's).
+    config = dataclasses.replace(Training(**custom["training"]), train_steps=fn_args.train_steps)
     label_key = custom["label_key"]
     tf.keras.utils.set_random_seed(config.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
@@ -183,7 +188,7 @@ def fit_and_export(
     if class_weights is not None:
         weights = class_weights(split_labels(fn_args.train_files, label_key))
     model = build_model(config)
-    steps_per_epoch, epochs = fit_schedule(fn_args.train_steps, config.steps_per_epoch)
+    steps_per_epoch, epochs = fit_schedule(config.train_steps, config.steps_per_epoch)
     model.fit(
         train,
         steps_per_epoch=steps_per_epoch,
@@ -211,7 +216,7 @@ def fit_and_export(
         raw_inputs=raw_inputs,
         raw_feature_spec=serving_spec,
         threshold=point.threshold,
-        info={**model_info(custom["model_name"], point, labels), "class_weights": weights},
+        info={**model_info(custom["model_name"], point, labels, config), "class_weights": weights},
         warmup_records=warmup_records(tft_output.raw_metadata.schema),
     )
     return point

@@ -19,7 +19,7 @@ from sklearn.metrics import roc_auc_score
 
 from pipeline import metadata
 from pipeline.cli import EXIT_OK, EXIT_REJECTED
-from pipeline.config import DATA_DIR, WDBC_FEATURES
+from pipeline.config import DATA_DIR, WDBC, WDBC_FEATURES
 from serving import layout
 from serving.signatures import (
     EXAMPLES_INPUT,
@@ -101,8 +101,19 @@ def test_first_run_pushes_a_model_that_separates_the_test_split(runs):
     probability = answer[PROBABILITY].numpy()
     assert probability.shape == labels.shape and probability.dtype == np.float32
     assert roc_auc_score(labels, probability) >= 0.97
-    threshold = read_model_info(layout.version_dir(runs.model_dir, 1))["threshold"]
-    np.testing.assert_array_equal(answer[LABEL].numpy(), (probability >= threshold).astype(int))
+    info = read_model_info(layout.version_dir(runs.model_dir, 1))
+    np.testing.assert_array_equal(
+        answer[LABEL].numpy(), (probability >= info["threshold"]).astype(int)
+    )
+    # The model records what it was trained with: the run's steps, not the config's.
+    assert info["training"]["train_steps"] == int(TRAIN_STEPS) != WDBC.training.train_steps
+    members = info["training"]["ensemble_members"]
+    assert members == WDBC.training.ensemble_members
+    report_dir = runs.first_nodes["ReviewReport"].outputs["report"][0].uri
+    with open(os.path.join(report_dir, "model_card.json")) as handle:
+        card = json.load(handle)
+    assert card["model_details"]["type"].startswith(f"{members} one-dimensional")
+    assert card["model_details"]["operating_threshold"] == info["threshold"]
 
 
 def test_no_patient_id_crosses_splits(runs):

@@ -5,7 +5,7 @@ The prose is per data set and reviewed like code; every number comes from the re
 
 from __future__ import annotations
 
-from pipeline.config import WDBC
+import dataclasses
 
 NO_DEMOGRAPHICS = (
     "Neither data set records age, sex, ethnicity, menopausal status, breast density, "
@@ -21,10 +21,16 @@ _COMMON_OUT_OF_SCOPE = [
 ]
 TEXT = {
     "wdbc": {
-        "model_type": f"{WDBC.training.ensemble_members} one-dimensional convolutional "
-        "networks over the 30 nuclear measurements (z-scored by the TFT graph inside the "
-        "SavedModel), trained side by side from different initial weights; output "
-        "P(malignant), the mean of theirs, and a 0/1 label at the operating threshold.",
+        # By the number of networks the model was trained with (its model_info).
+        "model_type": {
+            1: "A one-dimensional convolutional network over the 30 nuclear measurements "
+            "(z-scored by the TFT graph inside the SavedModel); output P(malignant) and a "
+            "0/1 label at the operating threshold.",
+            "more": "{members} one-dimensional convolutional networks over the 30 nuclear "
+            "measurements (z-scored by the TFT graph inside the SavedModel), trained side "
+            "by side from different initial weights; output P(malignant), the mean of "
+            "theirs, and a 0/1 label at the operating threshold.",
+        },
         "data": "Wisconsin Diagnostic Breast Cancer (UCI): 569 fine-needle aspirates of "
         "breast masses from one clinic (University of Wisconsin Hospitals, Madison), each "
         "described by the mean, standard error and worst value of 10 measurements of the "
@@ -56,8 +62,10 @@ TEXT = {
         ],
     },
     "idc": {
-        "model_type": "2D convolutional network over 50x50 px RGB patches; output "
-        "P(invasive ductal carcinoma) and a 0/1 label at the operating threshold.",
+        "model_type": {
+            1: "A 2D convolutional network over 50x50 px RGB patches; output "
+            "P(invasive ductal carcinoma) and a 0/1 label at the operating threshold.",
+        },
         "data": "The public IDC histopathology archive: 50x50 px patches of whole-mount "
         "breast cancer slides scanned at 40x, one folder per patient, each patch "
         "labelled IDC-positive (1) or negative (0) from a pathologist's annotation of "
@@ -100,12 +108,19 @@ def _metric_rows(split: dict) -> list[dict]:
             for name in HEADLINE]
 
 
+def _model_type(text: dict, members: int) -> str:
+    """The data set's description of a model of `members` networks (KeyError: none)."""
+    return text["model_type"][1 if members == 1 else "more"].format(members=members)
+
+
 def build(report: dict, profile) -> dict:
     """The card for this run's candidate (or, when none was trained, why not)."""
     text = TEXT[profile.name]
     model = report["model"]
     data = report["data"]
     trained = model.get("trained", False)
+    # What the candidate was trained with, which a run may have changed from the config.
+    training = model["info"]["training"] if trained else dataclasses.asdict(profile.training)
     test = model["splits"].get("test") if trained else None
     return {
         "model_details": {
@@ -113,7 +128,7 @@ def build(report: dict, profile) -> dict:
             "pipeline": report["run"]["pipeline"],
             "version": report["decision"].get("version"),
             "date": report["run"]["generated_at"],
-            "type": text["model_type"],
+            "type": _model_type(text, training["ensemble_members"]),
             "code_version": report["lineage"]["code_version"],
             "operating_threshold": model.get("threshold"),
             "label_meaning": "1 = malignant / IDC-positive, 0 = benign / negative",

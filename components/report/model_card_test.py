@@ -1,0 +1,60 @@
+import dataclasses
+
+import pytest
+
+from components.report import model_card
+from pipeline.config import IDC, WDBC
+
+
+def _report(model: dict) -> dict:
+    return {
+        "run": {"pipeline": "bcpipe-wdbc", "generated_at": "2026-11-24T00:00:00+00:00"},
+        "decision": {"status": "blessed", "version": 7},
+        "lineage": {"code_version": "abc123"},
+        "data": {"class_balance": {"train": {"1": 170}, "eval": {"1": 21}, "test": {"1": 21}}},
+        "model": model,
+    }
+
+
+def _trained(training: dict) -> dict:
+    return {
+        "trained": True,
+        "threshold": 0.31,
+        "info": {"threshold": 0.31, "training": training},
+        "splits": {},
+        "slices": {"rows": []},
+    }
+
+
+def test_card_describes_the_networks_the_model_was_trained_with_not_the_config():
+    trained_with = dataclasses.asdict(dataclasses.replace(WDBC.training, ensemble_members=5))
+    card = model_card.build(_report(_trained(trained_with)), WDBC)
+    details = card["model_details"]
+    assert details["type"].startswith("5 one-dimensional convolutional networks")
+    assert "the mean of theirs" in details["type"]
+    assert details["operating_threshold"] == 0.31 and details["version"] == 7
+    assert card["training_data"]["split"] == {"1": 170}
+    assert "train" not in card["evaluation_data"]["splits"]
+
+
+def test_one_network_is_described_as_one():
+    trained_with = dataclasses.asdict(dataclasses.replace(WDBC.training, ensemble_members=1))
+    card = model_card.build(_report(_trained(trained_with)), WDBC)
+    assert card["model_details"]["type"].startswith("A one-dimensional convolutional network")
+    assert "mean" not in card["model_details"]["type"]
+
+
+def test_untrained_run_describes_the_configured_model():
+    untrained = {"trained": False, "splits": {}, "slices": {"rows": []}}
+    card = model_card.build(_report(untrained), WDBC)
+    members = WDBC.training.ensemble_members
+    assert card["model_details"]["type"].startswith(f"{members} one-dimensional")
+    assert card["metrics"]["test"] == [] and card["model_details"]["operating_threshold"] is None
+
+
+def test_idc_has_no_description_of_an_ensemble():
+    one = model_card.build(_report(_trained(dataclasses.asdict(IDC.training))), IDC)
+    assert one["model_details"]["type"].startswith("A 2D convolutional network")
+    trained_with = dataclasses.asdict(dataclasses.replace(IDC.training, ensemble_members=2))
+    with pytest.raises(KeyError):
+        model_card.build(_report(_trained(trained_with)), IDC)
