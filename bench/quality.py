@@ -72,16 +72,20 @@ def wdbc() -> tuple[np.ndarray, np.ndarray]:
     return features, np.array([int(r[WDBC_LABEL]) for r in rows])
 
 
-def scores(labels: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray) -> dict:
-    from sklearn.metrics import roc_auc_score
-
+def classified(labels: np.ndarray, predicted: np.ndarray) -> dict:
+    """Accuracy, sensitivity and specificity of 0/1 predictions (label 1 = malignant)."""
     positive, negative = labels == 1, labels == 0
     return {
-        "auc": float(roc_auc_score(labels, probabilities)),
         "accuracy": float(np.mean(predicted == labels)),
         "sensitivity": float(np.mean(predicted[positive] == 1)),
         "specificity": float(np.mean(predicted[negative] == 0)),
     }
+
+
+def scores(labels: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray) -> dict:
+    from sklearn.metrics import roc_auc_score
+
+    return {"auc": float(roc_auc_score(labels, probabilities)), **classified(labels, predicted)}
 
 
 def z_scores(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
@@ -175,9 +179,9 @@ def fixed_thresholds(fits: list[tuple[np.ndarray, np.ndarray]]) -> dict:
     with this model, which tells the operating point's share of a miss from the model's."""
     at = {}
     for threshold in FIXED_THRESHOLDS:
-        fold_scores = [scores(y, p, (p >= threshold).astype(int)) for y, p in fits]
+        fold_scores = [classified(y, (p >= threshold).astype(int)) for y, p in fits]
         at[f"{threshold:.2f}"] = {
-            metric: float(np.mean([f[metric] for f in fold_scores])) for metric in METRICS[1:]
+            metric: float(np.mean([f[metric] for f in fold_scores])) for metric in fold_scores[0]
         }
     best = max(at, key=lambda t: at[t]["accuracy"])
     return {"by_threshold": at, "best_accuracy_in_hindsight": {"threshold": float(best),

@@ -5,8 +5,6 @@ The prose is per data set and reviewed like code; every number comes from the re
 
 from __future__ import annotations
 
-import dataclasses
-
 NO_DEMOGRAPHICS = (
     "Neither data set records age, sex, ethnicity, menopausal status, breast density, "
     "referring site or the device that produced the image. Performance across those "
@@ -120,7 +118,10 @@ def build(report: dict, profile) -> dict:
     data = report["data"]
     trained = model.get("trained", False)
     # What the candidate was trained with, which a run may have changed from the config.
-    training = model["info"]["training"] if trained else dataclasses.asdict(profile.training)
+    members = (
+        model["info"]["training"]["ensemble_members"]
+        if trained else profile.training.ensemble_members
+    )
     test = model["splits"].get("test") if trained else None
     return {
         "model_details": {
@@ -128,7 +129,7 @@ def build(report: dict, profile) -> dict:
             "pipeline": report["run"]["pipeline"],
             "version": report["decision"].get("version"),
             "date": report["run"]["generated_at"],
-            "type": _model_type(text, training["ensemble_members"]),
+            "type": _model_type(text, members),
             "code_version": report["lineage"]["code_version"],
             "operating_threshold": model.get("threshold"),
             "label_meaning": "1 = malignant / IDC-positive, 0 = benign / negative",
