@@ -12,8 +12,12 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
+from components import autograph_rules
 from pipeline.config import Training
 from serving import signatures
+
+# Before any model of this process is traced: every run_fn and benchmark fit comes here.
+autograph_rules.skip_tf_keras()
 
 
 @dataclasses.dataclass(frozen=True)
