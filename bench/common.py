@@ -137,11 +137,22 @@ def read_result(path: Path) -> dict:
 def peak_rss_of(command: list[str], env: dict | None = None, cwd: Path | None = None) -> tuple[
         int, float, subprocess.CompletedProcess]:
     """(peak RSS in bytes, wall seconds, completed process) of a command run in a fresh
-    child, so that each measurement has a process of its own."""
+    child, so that each measurement has a process of its own.
+
+    The child is a subreaper: a descendant its parent leaves unreaped (py-spy does not
+    always wait for the program it profiles) is reaped there, and so counted; otherwise the
+    peak would be the profiler's own.
+    """
     script = (
-        "import resource, subprocess, sys, time, json\n"
+        "import ctypes, os, resource, subprocess, sys, time, json\n"
+        "ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
         "start = time.monotonic()\n"
         "code = subprocess.call(sys.argv[1:])\n"
+        "while True:\n"
+        "    try:\n"
+        "        os.wait()\n"
+        "    except ChildProcessError:\n"
+        "        break\n"
         "wall = time.monotonic() - start\n"
         "peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024\n"
         "print(json.dumps({'peak': peak, 'wall': wall, 'code': code}), file=sys.stderr)\n"
