@@ -145,7 +145,8 @@ def peak_rss_of(command: list[str], env: dict | None = None, cwd: Path | None = 
     """
     script = (
         "import ctypes, os, resource, subprocess, sys, time, json\n"
-        "ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER\n"
+        "if ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0):  # PR_SET_CHILD_SUBREAPER\n"
+        "    raise OSError(ctypes.get_errno(), 'prctl(PR_SET_CHILD_SUBREAPER)')\n"
         "start = time.monotonic()\n"
         "code = subprocess.call(sys.argv[1:])\n"
         "while True:\n"
