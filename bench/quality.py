@@ -11,8 +11,8 @@ The fits run in one process per core, each on one thread.
 Per fold, the model is trained as the pipeline's Trainer trains it, with no TFX around it:
 - the training fold is split, stratified, into a train part and a validation part in the
   pipeline's 8:1 train:eval proportion; the test fold is never looked at until the end;
-- z-scores with the train part's mean and (population) deviation, which is what
-  `components/wdbc/preprocessing.py` computes through TFT when it analyses only the train
+- log(1 + x), then z-scores with the train part's mean and (population) deviation, which
+  is what `components/wdbc/preprocessing.py` computes through TFT when it analyses only the train
   split (components/wdbc/preprocessing_test.py checks that identity): a Beam run per fold
   would cost more than the fit, 100 times over;
 - `build_model(config.WDBC.training)`, the Trainer's batch size, steps, epoch length
@@ -89,8 +89,10 @@ def scores(labels: np.ndarray, probabilities: np.ndarray, predicted: np.ndarray)
 
 
 def z_scores(train: np.ndarray, *others: np.ndarray) -> list[np.ndarray]:
-    """tft.scale_to_z_score with the train part's statistics (a constant feature is only
+    """The WDBC preprocessing_fn: log(1 + x) (a negative value as 0), then
+    tft.scale_to_z_score with the train part's statistics (a constant feature is only
     centred, as TFT does)."""
+    train, *others = (np.log1p(np.maximum(x, 0.0)) for x in (train, *others))
     mean, std = train.mean(axis=0), train.std(axis=0)
     std = np.where(std > 0, std, 1.0)
     return [((x - mean) / std).astype(np.float32) for x in (train, *others)]

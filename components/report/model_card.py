@@ -22,12 +22,12 @@ TEXT = {
         # By the number of networks the model was trained with (its model_info).
         "model_type": {
             1: "A one-dimensional convolutional network over the 30 nuclear measurements "
-            "(z-scored by the TFT graph inside the SavedModel); output P(malignant) and a "
-            "0/1 label at the operating threshold.",
+            "(log-scaled and z-scored by the TFT graph inside the SavedModel); output "
+            "P(malignant) and a 0/1 label at the operating threshold.",
             "more": "{members} one-dimensional convolutional networks over the 30 nuclear "
-            "measurements (z-scored by the TFT graph inside the SavedModel), trained side "
-            "by side from different initial weights; output P(malignant), the mean of "
-            "theirs, and a 0/1 label at the operating threshold.",
+            "measurements (log-scaled and z-scored by the TFT graph inside the SavedModel), "
+            "trained side by side from different initial weights; output P(malignant), the "
+            "mean of theirs, and a 0/1 label at the operating threshold.",
         },
         "data": "Wisconsin Diagnostic Breast Cancer (UCI): 569 fine-needle aspirates of "
         "breast masses from one clinic (University of Wisconsin Hospitals, Madison), each "

@@ -1,5 +1,5 @@
-"""Trainer code for WDBC: the tutorial's 1D CNN over the 30 z-scored features, several of them
-trained side by side and averaged (config.ensemble_members)."""
+"""Trainer code for WDBC: the tutorial's 1D CNN over the 30 log-scaled, z-scored features,
+several of them trained side by side and averaged (config.ensemble_members)."""
 
 from __future__ import annotations
 

@@ -26,7 +26,7 @@ def _rows(count: int, start: int = 0) -> list[dict]:
     ]
 
 
-def test_z_scores_use_train_statistics_only(tmp_path):
+def test_log_z_scores_use_train_statistics_only(tmp_path):
     train, other = _rows(200), _rows(50, start=300)
     spec = schema_utils.schema_as_feature_spec(load_schema_text(str(SCHEMA))).feature_spec
     metadata = dataset_metadata.DatasetMetadata.from_feature_spec(spec)
@@ -40,9 +40,21 @@ def test_z_scores_use_train_statistics_only(tmp_path):
         values = np.array([row[name] for row in train_out], dtype=np.float64).reshape(-1)
         assert abs(values.mean()) < 1e-4, name
         assert abs(values.std() - 1.0) < 1e-3, name
-    # The held-out rows are scaled with the train mean and deviation, not their own.
-    raw = np.array([r["area_mean"][0] for r in train])
-    expected = (np.array([r["area_mean"][0] for r in other]) - raw.mean()) / raw.std()
-    got = np.array([row["area_mean"] for row in other_out], dtype=np.float64).reshape(-1)
-    np.testing.assert_allclose(got, expected, rtol=1e-4)
+    # The held-out rows are scaled with the train mean and deviation of log(1 + x), not
+    # their own; area spans two orders of magnitude, concavity starts at 0.
+    for name in ("area_mean", "concavity_mean"):
+        logged = np.log1p(np.array([r[name][0] for r in train]))
+        held_out = np.log1p(np.array([r[name][0] for r in other]))
+        expected = (held_out - logged.mean()) / logged.std()
+        got = np.array([row[name] for row in other_out], dtype=np.float64).reshape(-1)
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
     assert [row[WDBC_LABEL] for row in other_out] == [r[WDBC_LABEL] for r in other]
+
+
+def test_log_scaled_counts_a_negative_value_as_zero():
+    import tensorflow as tf
+
+    from components.wdbc.preprocessing import log_scaled
+
+    got = log_scaled(tf.constant([-3.0, 0.0, np.e - 1.0, 99.0])).numpy()
+    np.testing.assert_allclose(got, [0.0, 0.0, 1.0, np.log(100.0)], rtol=1e-6)
