@@ -11,9 +11,9 @@ from pipeline.config import WDBC_FEATURES, WDBC_LABEL
 
 def log_scaled(values: tf.Tensor) -> tf.Tensor:
     """log(1 + x): the areas, perimeters and their standard errors span two orders of
-    magnitude, and z-scores of the raw values let the largest tumours dominate each feature.
-    The schema's domains start at 0; a negative value (refused there) would give NaN or
-    -inf, so it counts as 0 (bench/README.md, Quality, has the measurement)."""
+    magnitude, and z-scores of the raw values let the largest tumours dominate each feature
+    (bench/README.md, Quality, has the measurement). The schema's domains start at 0; a
+    negative value (an anomaly there) counts as 0, as log1p gives NaN below -1."""
     return tf.math.log1p(tf.maximum(values, 0.0))
 
 
