@@ -12,9 +12,9 @@ Per fold, the model is trained as the pipeline's Trainer trains it, with no TFX 
 - the training fold is split, stratified, into a train part and a validation part in the
   pipeline's 8:1 train:eval proportion; the test fold is never looked at until the end;
 - log(1 + x), then z-scores with the train part's mean and (population) deviation, which
-  is what `components/wdbc/preprocessing.py` computes through TFT when it analyses only the train
-  split (components/wdbc/preprocessing_test.py checks that identity): a Beam run per fold
-  would cost more than the fit, 100 times over;
+  is what `components/wdbc/preprocessing.py` computes through TFT when it analyses only the
+  train split (components/wdbc/preprocessing_test.py checks that identity on every
+  feature): a Beam run per fold would cost more than the fit, 100 times over;
 - `build_model(config.WDBC.training)`, the Trainer's batch size, steps, epoch length
   and early stopping on the validation part as the config says (monitored quantity, mode,
   patience), with the best weights restored;

@@ -3,11 +3,13 @@
 import csv
 
 import numpy as np
+import tensorflow as tf
 import tensorflow_transform.beam as tft_beam
 from tensorflow_data_validation import load_schema_text
 from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
-from components.wdbc.preprocessing import preprocessing_fn
+from bench.quality import z_scores
+from components.wdbc.preprocessing import log_scaled, preprocessing_fn
 from pipeline.config import DATA_DIR, WDBC_FEATURES, WDBC_LABEL
 
 SCHEMA = DATA_DIR.parent / "schema" / "wdbc" / "schema.pbtxt"
@@ -41,20 +43,17 @@ def test_log_z_scores_use_train_statistics_only(tmp_path):
         assert abs(values.mean()) < 1e-4, name
         assert abs(values.std() - 1.0) < 1e-3, name
     # The held-out rows are scaled with the train mean and deviation of log(1 + x), not
-    # their own; area spans two orders of magnitude, concavity starts at 0.
-    for name in ("area_mean", "concavity_mean"):
-        logged = np.log1p(np.array([r[name][0] for r in train]))
-        held_out = np.log1p(np.array([r[name][0] for r in other]))
-        expected = (held_out - logged.mean()) / logged.std()
-        got = np.array([row[name] for row in other_out], dtype=np.float64).reshape(-1)
-        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
+    # their own: what bench.quality's numpy copy of this preprocessing computes.
+    def matrix(rows):
+        return np.array([[r[name][0] for name in WDBC_FEATURES] for r in rows])
+
+    _, expected = z_scores(matrix(train), matrix(other))
+    got = np.array([[row[name] for name in WDBC_FEATURES] for row in other_out],
+                   dtype=np.float64).reshape(len(other), -1)
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-5)
     assert [row[WDBC_LABEL] for row in other_out] == [r[WDBC_LABEL] for r in other]
 
 
 def test_log_scaled_counts_a_negative_value_as_zero():
-    import tensorflow as tf
-
-    from components.wdbc.preprocessing import log_scaled
-
     got = log_scaled(tf.constant([-3.0, 0.0, np.e - 1.0, 99.0])).numpy()
     np.testing.assert_allclose(got, [0.0, 0.0, 1.0, np.log(100.0)], rtol=1e-6)
