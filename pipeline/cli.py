@@ -80,6 +80,9 @@ def _review(name: str):
 
 def _serving(name: str):
     def handler(args: argparse.Namespace) -> int:
+        if name == "serve":
+            # Before serving.commands imports grpc, which reads it then.
+            os.environ.setdefault("GRPC_EXPERIMENTS", SERVING.grpc_experiments)
         from serving import commands
 
         return getattr(commands, name)(args)

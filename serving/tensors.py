@@ -68,6 +68,11 @@ def to_array(proto: tensor_pb2.TensorProto, shape: list[int] | None = None) -> n
         values = getattr(proto, _VALUE_FIELDS[proto.dtype])
         if len(values) == math.prod(shape):
             return np.array(values, dtype).reshape(shape)
+    elif proto.dtype == types_pb2.DT_STRING and len(proto.string_val) == math.prod(shape):
+        # Serialized tf.Examples and PNG patches, on every request to both models.
+        strings = np.empty(len(proto.string_val), dtype=object)
+        strings[:] = proto.string_val
+        return strings.reshape(shape)
     return tf.make_ndarray(proto)
 
 

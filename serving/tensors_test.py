@@ -33,6 +33,9 @@ def test_request_tensors_read_as_tf_reads_them():
         tf.make_tensor_proto(np.array([[7, 8]], np.int64)),
         tf.make_tensor_proto(np.array([True, False])),
         tf.make_tensor_proto(np.array([b"a\x00", b""], dtype=object)),
+        tf.make_tensor_proto(np.array([[b"ab", b"c"], [b"", b"\x00"]], dtype=object)),
+        tf.make_tensor_proto(b"one", shape=[2]),  # one string fills the shape
+        tf.make_tensor_proto(np.array(b"scalar", dtype=object)),
         tf.make_tensor_proto(2.0, dtype=tf.float32, shape=[3]),  # one value fills the shape
         tf.make_tensor_proto(np.zeros([0], np.float32)),
         tf.make_tensor_proto(np.array([1.5], np.float16)),  # TF's own path

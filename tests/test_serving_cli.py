@@ -3,6 +3,7 @@ and the demo's serve-query-stop."""
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,8 +12,9 @@ import numpy as np
 import pytest
 
 from pipeline import cli
-from pipeline.config import WDBC_FEATURES
+from pipeline.config import SERVING, WDBC_FEATURES
 from serving import smoke
+from serving.client import ServingClient
 from serving.commands import listening_address
 from serving.inputs import SIGNATURES, png_files, wdbc_csv
 from tests.serving_models import MODELS, WDBC_CSV, in_process, png_patches, push, wdbc_rows
@@ -108,6 +110,26 @@ def test_the_demo_serves_queries_and_stops(model_base):
     assert [a["id"] for a in answers] == wdbc_rows(3).keys
     assert any(line.startswith("idc_patch version 1: signatures") for line in printed)
     assert printed[-1] == "== server stopped; 2 models queried, 0 problems"
+
+
+def test_serve_sets_its_grpc_experiments_before_grpc_reads_them(model_base, tmp_path):
+    # gRPC's tcp tracer names the listener's source file: iomgr's when the experiment holds.
+    env = {k: v for k, v in os.environ.items() if k != "GRPC_EXPERIMENTS"}
+    env.update(GRPC_VERBOSITY="debug", GRPC_TRACE="tcp")
+    log = tmp_path / "stderr.txt"
+    with log.open("w") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pipeline.cli", "serve", "--model-base", str(model_base),
+             "--host", "127.0.0.1", "--port", "0"],
+            stdout=subprocess.PIPE, stderr=stderr, text=True, env=env,
+        )
+        address = listening_address(process.stdout)
+        with ServingClient(address) as client:
+            client.wait_until_available("wdbc", 1, timeout=60)
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=60)
+    assert SERVING.grpc_experiments == "-event_engine_listener"
+    assert "tcp_server_posix.cc" in log.read_text()
 
 
 def test_sigterm_stops_the_server_cleanly(server):
