@@ -324,9 +324,6 @@ class Serving:
     # in about a millisecond: on 2 cores, waking a second thread costs more than it saves
     # (batch 64: 1.30 -> 0.99 ms a run), while an IDC batch needs both cores (19 -> 32 ms).
     session_threads: tuple[tuple[str, int], ...] = (("wdbc", 1),)
-    # Intra-op threads spin for more work after a run; on a few cores they hold the CPU that
-    # the answer's gRPC threads need (IDC batch 1: 0.3 ms sooner without; bench/README.md).
-    session_thread_spinning: bool = False
     # GRPC_EXPERIMENTS for `bcpipe serve` (gRPC reads it once, on import; an operator's own
     # value wins): iomgr's TCP listener instead of EventEngine's, one thread hop fewer per
     # call (0.09 ms of a 0.8 ms echo round trip on 2 cores; bench/README.md).

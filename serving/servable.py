@@ -129,7 +129,6 @@ class Servable:
             # Pools of its own: TF's process-wide pools take the first session's sizes.
             use_per_session_threads=threads > 0,
         )
-        config.experimental.disable_thread_spinning = not SERVING.session_thread_spinning
         self._session = tf.compat.v1.Session(graph=graph, config=config)
         with graph.as_default():
             tf.compat.v1.saved_model.loader.load(self._session, ["serve"], path)
