@@ -24,6 +24,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, saved_model_pb2
+from tensorflow.python.framework import op_def_registry
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -47,6 +48,13 @@ CLASSIFY_INPUTS = "inputs"
 SIGNATURE_DEF_FIELD = "signature_def"
 # What tf.saved_model.save stores the variable initialisation as; the loader runs it.
 INIT_OP_SIGNATURE = "__saved_model_init_op"
+# Node ops SERVING.session_executor refuses (TF1 control flow, partitions, collectives);
+# TF2's functional control flow it runs as it is.
+_SERIAL_REFUSES = frozenset({
+    "Switch", "RefSwitch", "Merge", "RefMerge", "Enter", "RefEnter", "Exit", "RefExit",
+    "NextIteration", "RefNextIteration", "LoopCond", "ControlTrigger", "_Send", "_Recv",
+    "_HostSend", "_HostRecv",
+})
 # TF Serving refuses a warmup file longer than this.
 MAX_WARMUP_RECORDS = 1000
 MAX_ELEMENTS = SERVING.max_message_bytes
@@ -63,6 +71,20 @@ def read_meta_graph(export_dir: str) -> meta_graph_pb2.MetaGraphDef:
         if "serve" in meta_graph.meta_info_def.tags:
             return meta_graph
     raise ValueError(f"{export_dir}: no MetaGraph tagged 'serve'")
+
+
+def executor_type(meta_graph: meta_graph_pb2.MetaGraphDef) -> str:
+    """SERVING.session_executor, or TF's default ("") for a graph that executor cannot run."""
+    graph = meta_graph.graph_def
+    ops = {n.op for n in graph.node}
+    ops.update(n.op for function in graph.library.function for n in function.node_def)
+    for op in ops:
+        if op in _SERIAL_REFUSES or op.startswith("Collective"):
+            return ""
+        definition = op_def_registry.get(op)
+        if definition is not None and any(arg.is_ref for arg in definition.output_arg):
+            return ""
+    return SERVING.session_executor
 
 
 @dataclass(frozen=True)
@@ -129,6 +151,7 @@ class Servable:
             # Pools of its own: TF's process-wide pools take the first session's sizes.
             use_per_session_threads=threads > 0,
         )
+        config.experimental.executor_type = executor_type(meta_graph)
         self._session = tf.compat.v1.Session(graph=graph, config=config)
         with graph.as_default():
             tf.compat.v1.saved_model.loader.load(self._session, ["serve"], path)
