@@ -8,7 +8,9 @@ through serving/tensors.py.
 The model runs as TF Serving runs it: the MetaGraph in a Session, each request one run that
 feeds and fetches the tensors the SignatureDef names. Calling the restored `tf.function`
 instead costs its Python argument handling on every request (about 0.2 ms for WDBC's
-serialized examples, 0.5 ms for its 30 raw inputs: bench/README.md).
+serialized examples, 0.5 ms for its 30 raw inputs: bench/README.md). Unlike TF Serving, the
+run's ops execute in the request's own thread (`SERVING.session_executor`) wherever the graph
+allows it.
 """
 
 from __future__ import annotations
