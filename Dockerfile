@@ -22,12 +22,14 @@ WORKDIR /opt/bcpipe
 COPY pyproject.toml uv.lock ./
 RUN python -m pip install --no-cache-dir "uv==0.13.9" \
     && uv export --frozen --no-dev --no-emit-project --no-hashes --output-file /tmp/requirements.txt \
-    && uv pip install --no-cache --python "$(command -v python)" --requirement /tmp/requirements.txt \
+    && uv pip install --no-cache --compile-bytecode --python "$(command -v python)" \
+        --requirement /tmp/requirements.txt \
     && rm /tmp/requirements.txt
 
 # Editable, so that pipeline/config.py finds schema/ and data/ beside the packages.
 COPY . .
 RUN python -m pip install --no-cache-dir --no-deps --editable . \
+    && python -m compileall -q pipeline components serving \
     && python -c "import components, pipeline.config as c, serving; assert c.SCHEMA_DIR.is_dir()"
 
 # An unprivileged user with a numeric UID, so that runAsNonRoot can be checked. The KFP v2

