@@ -18,16 +18,6 @@ from components.model_store import content_hash, copy_tree
 from serving import layout
 from serving.warmup import ASSETS_EXTRA
 
-PUSH_RECORD = "bcpipe_push.json"
-
-
-def push_record(version_path: str) -> dict | None:
-    path = os.path.join(version_path, ASSETS_EXTRA, PUSH_RECORD)
-    if not tf.io.gfile.exists(path):
-        return None
-    with tf.io.gfile.GFile(path) as handle:
-        return json.load(handle)
-
 
 def _rename(src: str, dst: str) -> None:
     if "://" in src:  # object stores have no atomic directory rename
@@ -41,7 +31,7 @@ def push(model_path: str, serving_model_dir: str, record: dict) -> tuple[int, bo
     fingerprint = content_hash(model_path)
     latest = layout.latest_version(serving_model_dir)
     if latest is not None:
-        served = push_record(layout.version_dir(serving_model_dir, latest))
+        served = layout.push_record(layout.version_dir(serving_model_dir, latest))
         if served and served.get("content_hash") == fingerprint:
             return latest, False
     tf.io.gfile.makedirs(serving_model_dir)
@@ -49,7 +39,7 @@ def push(model_path: str, serving_model_dir: str, record: dict) -> tuple[int, bo
     staging = os.path.join(serving_model_dir, f"{layout.STAGING_PREFIX}{version}-{os.getpid()}")
     copy_tree(model_path, staging)
     tf.io.gfile.makedirs(os.path.join(staging, ASSETS_EXTRA))
-    with tf.io.gfile.GFile(os.path.join(staging, ASSETS_EXTRA, PUSH_RECORD), "w") as handle:
+    with tf.io.gfile.GFile(os.path.join(staging, ASSETS_EXTRA, layout.PUSH_RECORD), "w") as handle:
         json.dump({**record, "content_hash": fingerprint}, handle, indent=2)
     while True:
         try:

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 from components.model_store import content_hash
-from components.pusher import PUSH_RECORD, push, push_record
+from components.pusher import push
 from serving import layout
 
 
@@ -24,7 +24,7 @@ def test_versions_count_up_and_identical_models_are_not_pushed_twice(tmp_path):
     assert push(str(first), str(serving), {"model_uri": "m1"}) == (1, False)
     assert push(str(second), str(serving), {"model_uri": "m2"}) == (2, True)
     assert layout.list_versions(str(serving)) == [1, 2]
-    record = push_record(str(serving / "2"))
+    record = layout.push_record(str(serving / "2"))
     assert record["model_uri"] == "m2"
     assert record["content_hash"] == content_hash(str(second))
     assert (serving / "2" / "variables" / "variables.index").read_bytes() == b"owt-ledom"
@@ -40,7 +40,7 @@ def test_a_taken_version_number_moves_the_push_up(tmp_path):
     (serving / "1" / "partial").write_text("a push in progress elsewhere, not yet complete")
     version, fresh = push(str(_model(tmp_path / "m", b"m")), str(serving), {"model_uri": "m"})
     assert (version, fresh) == (2, True)
-    assert json.loads((serving / "2" / "assets.extra" / PUSH_RECORD).read_text())["model_uri"] == "m"
+    assert json.loads((serving / "2" / "assets.extra" / layout.PUSH_RECORD).read_text())["model_uri"] == "m"
 
 
 def test_incomplete_and_staging_dirs_are_not_versions(tmp_path):

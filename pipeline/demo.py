@@ -17,7 +17,8 @@ from components.idc.example_gen import image_size
 from components.idc.synth import manifest_path, synthesize
 from components.wdbc.importer import CANONICAL_FILE, SPAN_PREFIX, next_span
 from pipeline import cli, config
-from pipeline.local_runner import RunPaths, report_html, run_pipeline, summary
+from pipeline.local_runner import report_html, run_pipeline, summary
+from pipeline.run_paths import RunPaths
 from serving import inputs, layout, smoke
 
 # Worst last: what the demo's one exit code says when its parts end differently.

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ml_metadata.proto import metadata_store_pb2
 
-from components.pusher import PUSH_RECORD, push_record
 from pipeline import metadata
+from serving import layout
 from serving.warmup import ASSETS_EXTRA
 
 _OUTPUT = metadata_store_pb2.Event.OUTPUT
@@ -71,7 +71,7 @@ def trace(store, version_dir: str) -> dict:
     """Everything a served version came from, as recorded in the metadata store."""
     from components.model_store import content_hash
 
-    record = push_record(version_dir)
+    record = layout.push_record(version_dir)
     if record is None:
         raise LineageError(f"{version_dir} holds no push record: not pushed by bcpipe")
     (model,) = store.get_artifacts_by_id([record["model_artifact_id"]]) or [None]
@@ -95,7 +95,7 @@ def trace(store, version_dir: str) -> dict:
     # A cached report execution points at the report artifact it reused: list each once.
     reports = list({r.outputs["report"][0].id: r for r in later if r.outputs.get("report")}
                    .values())
-    served_hash = content_hash(version_dir, exclude=(f"{ASSETS_EXTRA}/{PUSH_RECORD}",))
+    served_hash = content_hash(version_dir, exclude=(f"{ASSETS_EXTRA}/{layout.PUSH_RECORD}",))
     return {
         "version_dir": version_dir,
         "content_hash": record["content_hash"],

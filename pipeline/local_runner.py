@@ -18,32 +18,7 @@ from absl import logging as absl_logging
 
 from pipeline import cli, config, evaluation, metadata
 from pipeline.pipeline import create_pipeline
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    work_dir: Path
-    pipeline_name: str
-    serving_base: Path
-
-    @property
-    def root(self) -> Path:
-        return self.work_dir / self.pipeline_name
-
-    @property
-    def pipeline_root(self) -> Path:
-        return self.root / "artifacts"
-
-    @property
-    def metadata_path(self) -> Path:
-        return self.root / "metadata.sqlite"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    def serving_model_dir(self, profile: config.Profile) -> Path:
-        return self.serving_base / profile.model_name
+from pipeline.run_paths import RunPaths
 
 
 @dataclass

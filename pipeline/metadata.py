@@ -7,7 +7,6 @@ from pathlib import Path
 
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tfx import v1 as tfx
 
 _STATES = metadata_store_pb2.Execution.State
 PIPELINE_RUN = "pipeline_run"
@@ -15,7 +14,15 @@ NODE = "node"
 
 
 def sqlite_config(path: Path) -> metadata_store_pb2.ConnectionConfig:
-    return tfx.orchestration.metadata.sqlite_metadata_connection_config(str(path))
+    """TFX's sqlite_metadata_connection_config, made here: importing TFX for it would cost
+    reading a run back 10 s of start-up (metadata_test checks the two agree)."""
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = str(path)
+    connection.sqlite.connection_mode = (
+        metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    )
+    return connection
 
 
 def open_store(path: Path) -> metadata_store.MetadataStore:

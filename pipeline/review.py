@@ -7,7 +7,7 @@ import argparse
 import json
 
 from pipeline import cli, config, metadata
-from pipeline.local_runner import RunPaths
+from pipeline.run_paths import RunPaths
 
 LATEST = "latest"
 

@@ -6,12 +6,17 @@ dot-name (which TF Serving ignores) and renamed into place, so a poller never se
 
 from __future__ import annotations
 
+import json
 import os
 
 import tensorflow as tf
 
+from serving.warmup import ASSETS_EXTRA
+
 SAVED_MODEL_FILE = "saved_model.pb"
 STAGING_PREFIX = ".staging-"
+# What the Pusher records beside each version it writes: which model and blessing it came from.
+PUSH_RECORD = "bcpipe_push.json"
 
 
 def list_versions(model_dir: str) -> list[int]:
@@ -33,3 +38,11 @@ def latest_version(model_dir: str) -> int | None:
 
 def version_dir(model_dir: str, version: int) -> str:
     return os.path.join(model_dir, str(version))
+
+
+def push_record(version_path: str) -> dict | None:
+    path = os.path.join(version_path, ASSETS_EXTRA, PUSH_RECORD)
+    if not tf.io.gfile.exists(path):
+        return None
+    with tf.io.gfile.GFile(path) as handle:
+        return json.load(handle)

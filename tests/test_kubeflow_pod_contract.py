@@ -28,7 +28,8 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from components import artifacts
 from pipeline import config
 from pipeline.kubeflow_runner import compile_pipeline, read_package
-from pipeline.local_runner import RunPaths, run_pipeline
+from pipeline.local_runner import run_pipeline
+from pipeline.run_paths import RunPaths
 from serving.signatures import EXAMPLES_INPUT, PROBABILITY, SERVING_DEFAULT
 
 pytestmark = pytest.mark.e2e

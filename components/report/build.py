@@ -10,7 +10,6 @@ import tensorflow as tf
 
 from components import artifacts
 from components.baseline import SERVING_MODEL_DIR
-from components.pusher import PUSH_RECORD
 from components.report import (
     anomalies,
     data,
@@ -24,6 +23,7 @@ from components.report import (
 )
 from components.schema_importer import SCHEMA_FILE
 from pipeline.config import Profile, Review
+from serving.layout import PUSH_RECORD
 from serving.warmup import ASSETS_EXTRA
 
 REPORT_VERSION = 1

@@ -1,0 +1,38 @@
+"""Where a local run keeps its artifacts, metadata and logs, and where it pushes models.
+
+Apart from the runner so that reading a run back (`bcpipe report`, `bcpipe lineage`) does
+not import TFX's components.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline import config
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    work_dir: Path
+    pipeline_name: str
+    serving_base: Path
+
+    @property
+    def root(self) -> Path:
+        return self.work_dir / self.pipeline_name
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.root / "artifacts"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.root / "metadata.sqlite"
+
+    @property
+    def logs(self) -> Path:
+        return self.root / "logs"
+
+    def serving_model_dir(self, profile: config.Profile) -> Path:
+        return self.serving_base / profile.model_name
