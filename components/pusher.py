@@ -16,7 +16,6 @@ from tfx import v1 as tfx
 from components.baseline import SERVING_MODEL_DIR
 from components.model_store import content_hash, copy_tree
 from serving import layout
-from serving.warmup import ASSETS_EXTRA
 
 
 def _rename(src: str, dst: str) -> None:
@@ -38,8 +37,9 @@ def push(model_path: str, serving_model_dir: str, record: dict) -> tuple[int, bo
     version = (latest or 0) + 1
     staging = os.path.join(serving_model_dir, f"{layout.STAGING_PREFIX}{version}-{os.getpid()}")
     copy_tree(model_path, staging)
-    tf.io.gfile.makedirs(os.path.join(staging, ASSETS_EXTRA))
-    with tf.io.gfile.GFile(os.path.join(staging, ASSETS_EXTRA, layout.PUSH_RECORD), "w") as handle:
+    record_path = os.path.join(staging, layout.PUSH_RECORD)
+    tf.io.gfile.makedirs(os.path.dirname(record_path))
+    with tf.io.gfile.GFile(record_path, "w") as handle:
         json.dump({**record, "content_hash": fingerprint}, handle, indent=2)
     while True:
         try:

@@ -40,7 +40,7 @@ def test_a_taken_version_number_moves_the_push_up(tmp_path):
     (serving / "1" / "partial").write_text("a push in progress elsewhere, not yet complete")
     version, fresh = push(str(_model(tmp_path / "m", b"m")), str(serving), {"model_uri": "m"})
     assert (version, fresh) == (2, True)
-    assert json.loads((serving / "2" / "assets.extra" / layout.PUSH_RECORD).read_text())["model_uri"] == "m"
+    assert json.loads((serving / "2" / "assets.extra" / "bcpipe_push.json").read_text())["model_uri"] == "m"
 
 
 def test_incomplete_and_staging_dirs_are_not_versions(tmp_path):

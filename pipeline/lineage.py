@@ -11,7 +11,6 @@ from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import metadata
 from serving import layout
-from serving.warmup import ASSETS_EXTRA
 
 _OUTPUT = metadata_store_pb2.Event.OUTPUT
 _INPUT = metadata_store_pb2.Event.INPUT
@@ -95,7 +94,7 @@ def trace(store, version_dir: str) -> dict:
     # A cached report execution points at the report artifact it reused: list each once.
     reports = list({r.outputs["report"][0].id: r for r in later if r.outputs.get("report")}
                    .values())
-    served_hash = content_hash(version_dir, exclude=(f"{ASSETS_EXTRA}/{layout.PUSH_RECORD}",))
+    served_hash = content_hash(version_dir, exclude=(layout.PUSH_RECORD,))
     return {
         "version_dir": version_dir,
         "content_hash": record["content_hash"],

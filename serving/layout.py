@@ -15,8 +15,9 @@ from serving.warmup import ASSETS_EXTRA
 
 SAVED_MODEL_FILE = "saved_model.pb"
 STAGING_PREFIX = ".staging-"
-# What the Pusher records beside each version it writes: which model and blessing it came from.
-PUSH_RECORD = "bcpipe_push.json"
+# What the Pusher records in each version it writes (which model and blessing it came from),
+# relative to the version directory; not part of the model's content hash.
+PUSH_RECORD = os.path.join(ASSETS_EXTRA, "bcpipe_push.json")
 
 
 def list_versions(model_dir: str) -> list[int]:
@@ -41,7 +42,7 @@ def version_dir(model_dir: str, version: int) -> str:
 
 
 def push_record(version_path: str) -> dict | None:
-    path = os.path.join(version_path, ASSETS_EXTRA, PUSH_RECORD)
+    path = os.path.join(version_path, PUSH_RECORD)
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as handle:

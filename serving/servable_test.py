@@ -31,7 +31,6 @@ def test_a_context_merges_under_each_example():
     assert serialized_examples(input_pb2.Input()) == []
 
 
-
 def _tf1_saved_model(export_dir: str) -> None:
     """y = 2x through TF1 control flow (Switch, Merge), as a TF1 exporter writes it."""
     graph = tf.Graph()

@@ -24,7 +24,6 @@ from components.report import (
 from components.schema_importer import SCHEMA_FILE
 from pipeline.config import Profile, Review
 from serving.layout import PUSH_RECORD
-from serving.warmup import ASSETS_EXTRA
 
 REPORT_VERSION = 1
 
@@ -133,7 +132,7 @@ def lineage(inputs: Inputs, code_version: str) -> dict:
         entries.append({"what": "pushed model", "type": "PushedModel",
                         "artifact_id": inputs.pushed_model.id, "uri": destination,
                         "content_hash": provenance.content_hash(
-                            destination, exclude=(os.path.join(ASSETS_EXTRA, PUSH_RECORD),))})
+                            destination, exclude=(PUSH_RECORD,))})
     return {
         "code_version": code_version,
         "packages": provenance.package_versions(),
