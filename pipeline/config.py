@@ -79,10 +79,6 @@ class Training:
     # Networks trained side by side, each on its own loss, whose mean probability is the
     # model's (components/ensemble.py). WDBC only: IDC's build_model refuses more than one.
     ensemble_members: int = 1
-    # Gaussian noise of this standard deviation (in z-score units) added to every feature
-    # in training, drawn afresh for each member; serving sees the features as they are.
-    # WDBC only: IDC's build_model refuses it (its patches have their own augmentation).
-    input_noise: float = 0.0
     seed: int = 42
 
 
@@ -194,9 +190,6 @@ WDBC = Profile(
         # their margins to logistic regression's; three averaged reach LR's mean AUC over
         # three seeds where one did not, and vary less with the seed (bench/README.md).
         ensemble_members=3,
-        # On development folds (not the benchmark's) it lifted accuracy and sensitivity
-        # under the threshold policy by 0.0013 and 0.0018 for 0.0002 of AUC (bench/README.md).
-        input_noise=0.1,
         target_sensitivity=0.97,
         # P(malignant) >= 0.5 is malignant whatever the eval split says; below 0.2 the
         # eval split's ~21 positives are not evidence enough (bench/quality.py measures it).

@@ -27,8 +27,6 @@ def build_model(config: Training) -> tf.keras.Model:
         raise ValueError(
             f"IDC trains one network; ensemble_members={config.ensemble_members} is for WDBC"
         )
-    if config.input_noise:
-        raise ValueError(f"input_noise={config.input_noise} is for WDBC; IDC augments patches")
     pixels = tf.keras.layers.Input(shape=(PIXEL_COUNT,), name=PIXELS, dtype=tf.int64)
     x = tf.keras.layers.Reshape(SHAPE)(pixels)
     x = tf.keras.layers.Rescaling(1.0 / 255)(x)

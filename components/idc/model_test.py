@@ -24,8 +24,6 @@ def test_architecture_and_optimizer():
 def test_refuses_an_ensemble_it_would_not_build():
     with pytest.raises(ValueError, match="ensemble_members=3 is for WDBC"):
         build_model(dataclasses.replace(IDC.training, ensemble_members=3))
-    with pytest.raises(ValueError, match="input_noise=0.1 is for WDBC"):
-        build_model(dataclasses.replace(IDC.training, input_noise=0.1))
 
 
 def test_augment_keeps_content_shape_and_range():

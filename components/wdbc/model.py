@@ -12,10 +12,7 @@ from pipeline.config import WDBC_FEATURES, Training
 
 def _member(features: tf.Tensor, config: Training, index: int) -> tf.Tensor:
     """One tutorial CNN over the concatenated features: P(malignant), [batch, 1]."""
-    x = features
-    if config.input_noise:
-        x = tf.keras.layers.GaussianNoise(config.input_noise)(x)
-    x = tf.keras.layers.Reshape((len(WDBC_FEATURES), 1))(x)
+    x = tf.keras.layers.Reshape((len(WDBC_FEATURES), 1))(features)
     for filters in (32, 64):
         x = tf.keras.layers.Conv1D(filters, 2, activation="relu")(x)
         x = tf.keras.layers.BatchNormalization(momentum=config.batch_norm_momentum)(x)

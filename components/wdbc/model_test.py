@@ -27,25 +27,6 @@ def test_each_member_follows_the_tutorial():
     assert isinstance(model.optimizer, tf.keras.optimizers.Adam)
 
 
-def test_input_noise_reaches_training_only():
-    assert WDBC.training.input_noise > 0
-    # No dropout, so that the noise is the only thing training=True adds to a batch.
-    config = dataclasses.replace(WDBC.training, dropout=0.0)
-    noisy = build_model(config)
-    noise = [layer for layer in noisy.layers if isinstance(layer, tf.keras.layers.GaussianNoise)]
-    assert [layer.stddev for layer in noise] == [config.input_noise] * config.ensemble_members
-    quiet = build_model(dataclasses.replace(config, input_noise=0.0))
-    assert not any(isinstance(layer, tf.keras.layers.GaussianNoise) for layer in quiet.layers)
-    quiet.set_weights(noisy.get_weights())
-    rng = np.random.default_rng(0)
-    features = {name: rng.normal(size=(16, 1)).astype(np.float32) for name in WDBC_FEATURES}
-    np.testing.assert_array_equal(
-        noisy(features, training=False).numpy(), quiet(features, training=False).numpy()
-    )
-    trained = noisy(features, training=True).numpy() - quiet(features, training=True).numpy()
-    assert np.abs(trained).max() > 1e-3
-
-
 def test_one_member_is_the_tutorial_network_alone():
     model = build_model(dataclasses.replace(WDBC.training, ensemble_members=1))
     assert not isinstance(model, MemberMean)
