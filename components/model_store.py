@@ -7,6 +7,8 @@ import os
 
 import tensorflow as tf
 
+from serving import layout
+
 
 def copy_tree(src: str, dst: str) -> None:
     for directory, _, files in tf.io.gfile.walk(src):
@@ -31,3 +33,9 @@ def content_hash(root: str, *, exclude: tuple[str, ...] = ()) -> str:
             while chunk := handle.read(1 << 20):
                 digest.update(chunk)
     return f"sha256:{digest.hexdigest()}"
+
+
+def pushed_content_hash(version_dir: str) -> str:
+    """A served version's content hash as the Pusher records it: of the model it copied,
+    without the push record it wrote beside it afterwards."""
+    return content_hash(version_dir, exclude=(layout.PUSH_RECORD,))

@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from components.model_store import content_hash
+from components.model_store import content_hash, pushed_content_hash
 from components.pusher import push
 from serving import layout
 
@@ -27,6 +27,7 @@ def test_versions_count_up_and_identical_models_are_not_pushed_twice(tmp_path):
     record = layout.push_record(str(serving / "2"))
     assert record["model_uri"] == "m2"
     assert record["content_hash"] == content_hash(str(second))
+    assert pushed_content_hash(str(serving / "2")) == record["content_hash"]
     assert (serving / "2" / "variables" / "variables.index").read_bytes() == b"owt-ledom"
     # Nothing is left in staging; the source is untouched.
     assert sorted(os.listdir(serving)) == ["1", "2"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ml_metadata.proto import metadata_store_pb2
 
+from components.model_store import pushed_content_hash
 from pipeline import metadata
 from serving import layout
 
@@ -68,8 +69,6 @@ def _served_version(evaluator: metadata.NodeRun) -> int:
 
 def trace(store, version_dir: str) -> dict:
     """Everything a served version came from, as recorded in the metadata store."""
-    from components.model_store import content_hash
-
     record = layout.push_record(version_dir)
     if record is None:
         raise LineageError(f"{version_dir} holds no push record: not pushed by bcpipe")
@@ -94,7 +93,7 @@ def trace(store, version_dir: str) -> dict:
     # A cached report execution points at the report artifact it reused: list each once.
     reports = list({r.outputs["report"][0].id: r for r in later if r.outputs.get("report")}
                    .values())
-    served_hash = content_hash(version_dir, exclude=(layout.PUSH_RECORD,))
+    served_hash = pushed_content_hash(version_dir)
     return {
         "version_dir": version_dir,
         "content_hash": record["content_hash"],

@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from components import artifacts
 from components.baseline import SERVING_MODEL_DIR
+from components.model_store import pushed_content_hash
 from components.report import (
     anomalies,
     data,
@@ -23,7 +24,6 @@ from components.report import (
 )
 from components.schema_importer import SCHEMA_FILE
 from pipeline.config import Profile, Review
-from serving.layout import PUSH_RECORD
 
 REPORT_VERSION = 1
 
@@ -131,8 +131,7 @@ def lineage(inputs: Inputs, code_version: str) -> dict:
         destination = inputs.pushed_model.get_string_custom_property("pushed_destination")
         entries.append({"what": "pushed model", "type": "PushedModel",
                         "artifact_id": inputs.pushed_model.id, "uri": destination,
-                        "content_hash": provenance.content_hash(
-                            destination, exclude=(PUSH_RECORD,))})
+                        "content_hash": pushed_content_hash(destination)})
     return {
         "code_version": code_version,
         "packages": provenance.package_versions(),
