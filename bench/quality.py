@@ -15,9 +15,10 @@ Per fold, the model is trained as the pipeline's Trainer trains it, with no TFX 
   is what `components/wdbc/preprocessing.py` computes through TFT when it analyses only the
   train split (components/wdbc/preprocessing_test.py checks that identity on every
   feature): a Beam run per fold would cost more than the fit, 100 times over;
-- `build_model(config.WDBC.training)`, the Trainer's batch size, steps, epoch length
-  and early stopping on the validation part as the config says (monitored quantity, mode,
-  patience), with the best weights restored;
+- `build_model(config.WDBC.training)`, the Trainer's batch size, steps, epoch length,
+  class weights (the train part's, where the config balances the classes) and early
+  stopping on the validation part as the config says (monitored quantity, mode, patience),
+  with the best weights restored;
 - the operating threshold from `configured_operating_point` on the validation part with the
   config's target sensitivity, floor and ceiling, as the Trainer chooses it on the eval split;
   accuracy, sensitivity and specificity on the test fold at that threshold, AUC from the
@@ -136,6 +137,7 @@ def fit_model(x_train, y_train, x_valid, y_valid, x_test, seed: int) -> tuple[np
                 patience=config.early_stopping_patience, restore_best_weights=True,
             )
         ],
+        class_weight=training.balanced_class_weights(y_train) if config.balance_classes else None,
         verbose=0,
     )
     labels, probabilities = training.predict_split(model, valid)

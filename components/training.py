@@ -136,6 +136,14 @@ def model_info(
     }
 
 
+def balanced_class_weights(labels: np.ndarray) -> dict[int, float]:
+    """Weights that make both classes count equally, instead of dropping negatives."""
+    counts = np.bincount(labels.astype(int), minlength=2).astype(float)
+    if counts.min() == 0:
+        return {0: 1.0, 1: 1.0}
+    return {c: float(counts.sum() / (2 * counts[c])) for c in (0, 1)}
+
+
 def split_labels(files: list[str], label_key: str) -> np.ndarray:
     """Only the labels of a transformed split (file patterns), parsed alone."""
     spec = {label_key: tf.io.FixedLenFeature([1], tf.int64)}
@@ -161,7 +169,6 @@ def fit_and_export(
     raw_inputs: Mapping[str, tf.TensorSpec],
     warmup_records: Callable[[object], list[dict]],
     augment: Callable | None = None,
-    class_weights: Callable[[np.ndarray], dict[int, float]] | None = None,
     batch_scale: int = 1,
 ) -> OperatingPoint:
     """The run_fn both datasets share: fit with early stopping on eval, choose the
@@ -189,8 +196,8 @@ def fit_and_export(
     if augment is not None:
         train = train.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     weights = None
-    if class_weights is not None:
-        weights = class_weights(split_labels(fn_args.train_files, label_key))
+    if config.balance_classes:
+        weights = balanced_class_weights(split_labels(fn_args.train_files, label_key))
     model = build_model(config)
     steps_per_epoch, epochs = fit_schedule(config.train_steps, config.steps_per_epoch)
     model.fit(

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from components.training import choose_operating_point, fit_schedule
+from components.training import balanced_class_weights, choose_operating_point, fit_schedule
 
 
 def logit(p):
@@ -88,3 +88,10 @@ def test_fit_schedule_trains_the_steps_asked_for():
     assert fit_schedule(6000, 200) == (200, 30)
     assert fit_schedule(300, 15) == (15, 20)
     assert fit_schedule(3469, 200) == (200, 18)  # rounds up to whole epochs
+
+
+def test_class_weights_balance_the_classes():
+    weights = balanced_class_weights(np.array([0] * 72 + [1] * 28))
+    assert weights[1] / weights[0] == 72 / 28
+    assert 72 * weights[0] == 28 * weights[1] == 50
+    assert balanced_class_weights(np.zeros(5)) == {0: 1.0, 1: 1.0}

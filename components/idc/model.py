@@ -1,4 +1,5 @@
-"""Trainer code for IDC patches: the tutorial's 2D CNN, class weights, augmentation.
+"""Trainer code for IDC patches: the tutorial's 2D CNN with augmentation
+(class weights: config.balance_classes).
 
 Built under MirroredStrategy so every GPU of the node is used (one CPU device here), with
 mixed precision when a GPU is present.
@@ -8,7 +9,6 @@ from __future__ import annotations
 
 import io
 
-import numpy as np
 import tensorflow as tf
 from PIL import Image
 from tfx import v1 as tfx
@@ -61,14 +61,6 @@ def augment(features: dict, label: tf.Tensor) -> tuple[dict, tf.Tensor]:
     return {**features, PIXELS: tf.reshape(tf.cast(images, tf.int64), (-1, PIXEL_COUNT))}, label
 
 
-def class_weights(labels: np.ndarray) -> dict[int, float]:
-    """Weights that make both classes count equally, instead of dropping negatives."""
-    counts = np.bincount(labels.astype(int), minlength=2).astype(float)
-    if counts.min() == 0:
-        return {0: 1.0, 1: 1.0}
-    return {c: float(counts.sum() / (2 * counts[c])) for c in (0, 1)}
-
-
 def _png(height: int, width: int, value: int) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), (value, value // 2, value)).save(buffer, format="PNG")
@@ -88,7 +80,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         fn_args,
         build_model=lambda config: _under(strategy, build_model, config),
         augment=augment,
-        class_weights=class_weights,
         batch_scale=strategy.num_replicas_in_sync,
         raw_inputs={"image": tf.TensorSpec([None], tf.string, name="image")},
         warmup_records=lambda _: [{"image": _png(50, 50, 200)}, {"image": _png(37, 50, 160)}],

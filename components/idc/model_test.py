@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.idc.model import augment, build_model, class_weights
+from components.idc.model import augment, build_model
 from components.idc.preprocessing import PIXEL_COUNT, PIXELS
 from pipeline.config import IDC
 
@@ -38,13 +38,6 @@ def test_augment_keeps_content_shape_and_range():
     # Flips, turns and mild stain jitter: each patch keeps its histogram roughly.
     np.testing.assert_allclose(out.mean(axis=1), pixels.mean(axis=1), atol=15)
     assert not np.array_equal(out, pixels)
-
-
-def test_class_weights_balance_the_classes():
-    weights = class_weights(np.array([0] * 72 + [1] * 28))
-    assert weights[1] / weights[0] == 72 / 28
-    assert 72 * weights[0] == 28 * weights[1] == 50
-    assert class_weights(np.zeros(5)) == {0: 1.0, 1: 1.0}
 
 
 def test_learns_dark_versus_light_patches():
