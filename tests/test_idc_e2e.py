@@ -19,7 +19,14 @@ from pipeline import metadata
 from pipeline.cli import EXIT_OK
 from pipeline.config import IDC_EDGE, IDC_FULL, IDC_PATCH_SIZE, IDC_PATCH_SIZE_SLICE
 from serving import layout
-from serving.signatures import EXAMPLES_INPUT, LABEL, PROBABILITY, SERVING_DEFAULT, SERVING_RAW
+from serving.signatures import (
+    EXAMPLES_INPUT,
+    LABEL,
+    PROBABILITY,
+    SERVING_DEFAULT,
+    SERVING_RAW,
+    read_model_info,
+)
 
 pytestmark = pytest.mark.e2e
 PIPELINE = "bcpipe-idc"
@@ -89,6 +96,20 @@ def test_pushed_model_separates_the_test_split(run):
     for i in small[:3]:  # an edge patch is answered as it is, padded inside the model
         with Image.open(io.BytesIO(pngs[i].numpy())) as image:
             assert image.size != (50, 50)
+
+
+def test_classes_weighed_as_the_train_split_balances_them_and_the_card_says_so(run):
+    _, _, _, nodes = run
+    train = np.array([tf.train.Example.FromString(s).features.feature["label"].int64_list.value[0]
+                      for s in _split(nodes, "train")])
+    weights = read_model_info(layout.version_dir(str(run[0] / "serving" / "idc_patch"), 1))[
+        "class_weights"]
+    assert weights == pytest.approx({str(c): train.size / (2 * np.sum(train == c)) for c in (0, 1)})
+    with open(os.path.join(nodes["ReviewReport"].outputs["report"][0].uri,
+                           "model_card.json")) as handle:
+        card = json.load(handle)
+    assert card["training_data"]["class_weights"] == weights
+    assert any("class weights" in c for c in card["caveats_and_recommendations"])
 
 
 def test_evaluation_and_report_slice_full_and_edge_patches(run):

@@ -114,6 +114,9 @@ def test_first_run_pushes_a_model_that_separates_the_test_split(runs):
         card = json.load(handle)
     assert card["model_details"]["type"].startswith(f"{members} one-dimensional")
     assert card["model_details"]["operating_threshold"] == info["threshold"]
+    # Trained unweighted: the probability is the data's, and the card adds no caveat on it.
+    assert info["class_weights"] is None and card["training_data"]["class_weights"] is None
+    assert not any("class weights" in c for c in card["caveats_and_recommendations"])
 
 
 def test_no_patient_id_crosses_splits(runs):

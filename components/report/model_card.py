@@ -111,6 +111,22 @@ def _model_type(text: dict, members: int) -> str:
     return text["model_type"][1 if members == 1 else "more"].format(members=members)
 
 
+def _weighting(info: dict) -> tuple[dict | None, list[str]]:
+    """The class weights the candidate was trained with (its model_info, keys as JSON has
+    them) and, where they differ, what they do to the probability it serves."""
+    weights = info.get("class_weights")
+    if not weights or weights["0"] == weights["1"]:
+        return weights, []
+    factor = weights["1"] / weights["0"]
+    return weights, [
+        f"Trained with class weights (malignant {weights['1']:.2f}, benign "
+        f"{weights['0']:.2f}): the served probability states the odds of malignancy about "
+        f"{factor:.1f} times as high as the training data's prevalence would. Read it as a "
+        "score, the label at the operating threshold as the decision, and calibrate it "
+        "before quoting it as a risk.",
+    ]
+
+
 def build(report: dict, profile) -> dict:
     """The card for this run's candidate (or, when none was trained, why not)."""
     text = TEXT[profile.name]
@@ -123,6 +139,7 @@ def build(report: dict, profile) -> dict:
         if trained else profile.training.ensemble_members
     )
     test = model["splits"].get("test") if trained else None
+    weights, weighting_caveats = _weighting(model["info"] if trained else {})
     return {
         "model_details": {
             "name": profile.model_name,
@@ -158,6 +175,7 @@ def build(report: dict, profile) -> dict:
         "training_data": {
             "description": text["data"],
             "split": data["class_balance"].get("train"),
+            "class_weights": weights,
         },
         "quantitative_analyses": {
             "worst_slices": [
@@ -168,6 +186,6 @@ def build(report: dict, profile) -> dict:
             ] if trained else [],
         },
         "ethical_considerations": [*text["ethical"], NO_DEMOGRAPHICS],
-        "caveats_and_recommendations": text["caveats"],
+        "caveats_and_recommendations": [*text["caveats"], *weighting_caveats],
         "decision": report["decision"],
     }

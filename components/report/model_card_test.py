@@ -58,3 +58,19 @@ def test_idc_has_no_description_of_an_ensemble():
     trained_with = dataclasses.asdict(dataclasses.replace(IDC.training, ensemble_members=2))
     with pytest.raises(KeyError):
         model_card.build(_report(_trained(trained_with)), IDC)
+
+
+def test_class_weights_are_stated_with_what_they_do_to_the_probability():
+    trained = _trained(dataclasses.asdict(WDBC.training))
+    trained["info"]["class_weights"] = {"0": 0.8, "1": 1.36}  # JSON keys, as model_info
+    card = model_card.build(_report(trained), WDBC)
+    assert card["training_data"]["class_weights"] == {"0": 0.8, "1": 1.36}
+    caveat = card["caveats_and_recommendations"][-1]
+    assert "about 1.7 times as high" in caveat and "malignant 1.36, benign 0.80" in caveat
+    # Equal weights, or none recorded, change nothing.
+    trained["info"]["class_weights"] = {"0": 1.0, "1": 1.0}
+    equal = model_card.build(_report(trained), WDBC)
+    del trained["info"]["class_weights"]
+    unweighted = model_card.build(_report(trained), WDBC)
+    assert equal["caveats_and_recommendations"] == unweighted["caveats_and_recommendations"]
+    assert not any("class weights" in c for c in unweighted["caveats_and_recommendations"])
