@@ -99,14 +99,14 @@ def test_pushed_model_separates_the_test_split(run):
 
 
 def test_classes_weighed_as_the_train_split_balances_them_and_the_card_says_so(run):
-    _, _, _, nodes = run
+    root, _, _, nodes = run
     train = np.array([tf.train.Example.FromString(s).features.feature["label"].int64_list.value[0]
                       for s in _split(nodes, "train")])
-    weights = read_model_info(layout.version_dir(str(run[0] / "serving" / "idc_patch"), 1))[
+    weights = read_model_info(layout.version_dir(str(root / "serving" / "idc_patch"), 1))[
         "class_weights"]
     assert weights == pytest.approx({str(c): train.size / (2 * np.sum(train == c)) for c in (0, 1)})
     with open(os.path.join(nodes["ReviewReport"].outputs["report"][0].uri,
-                           "model_card.json")) as handle:
+                           files.MODEL_CARD_JSON)) as handle:
         card = json.load(handle)
     assert card["training_data"]["class_weights"] == weights
     assert any("class weights" in c for c in card["caveats_and_recommendations"])

@@ -17,6 +17,7 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
+from components.report import files
 from pipeline import metadata
 from pipeline.cli import EXIT_OK, EXIT_REJECTED
 from pipeline.config import DATA_DIR, WDBC, WDBC_FEATURES
@@ -110,7 +111,7 @@ def test_first_run_pushes_a_model_that_separates_the_test_split(runs):
     members = info["training"]["ensemble_members"]
     assert members == WDBC.training.ensemble_members
     report_dir = runs.first_nodes["ReviewReport"].outputs["report"][0].uri
-    with open(os.path.join(report_dir, "model_card.json")) as handle:
+    with open(os.path.join(report_dir, files.MODEL_CARD_JSON)) as handle:
         card = json.load(handle)
     assert card["model_details"]["type"].startswith(f"{members} one-dimensional")
     assert card["model_details"]["operating_threshold"] == info["threshold"]
