@@ -33,6 +33,10 @@ WDBC_FEATURES = tuple(f"{m}_{s}" for s in WDBC_STATS for m in WDBC_MEASURES)
 WDBC_LABEL = "diagnosis"
 WDBC_ID = "id"
 
+# What the Trainer fits on, what it early-stops and sets its threshold on, and what it never
+# reads.
+TRAIN_SPLIT, EVAL_SPLIT, TEST_SPLIT = "train", "eval", "test"
+
 IDC_LABEL = "label"
 IDC_PATIENT = "patient_id"
 IDC_PATCH_SIZE = 50
@@ -40,7 +44,7 @@ IDC_PATCH_SIZE = 50
 
 @dataclass(frozen=True)
 class Thresholds:
-    """What a candidate must reach on the eval split to be blessed."""
+    """What a candidate must reach on the profile's blessing split to be blessed."""
 
     accuracy: float
     auc: float
@@ -144,7 +148,12 @@ class Profile:
     thresholds: Thresholds
     training: Training
     example_gen: str = "csv"
-    split_buckets: tuple[tuple[str, int], ...] = (("train", 8), ("eval", 1), ("test", 1))
+    split_buckets: tuple[tuple[str, int], ...] = (
+        (TRAIN_SPLIT, 8), (EVAL_SPLIT, 1), (TEST_SPLIT, 1))
+    # The split the Evaluator blesses on. Not eval: the Trainer early-stops on eval and sets
+    # its threshold there for the target sensitivity, so eval's sensitivity clears any lower
+    # gate by construction; only a split the Trainer never read tests the model.
+    blessing_split: str = TEST_SPLIT
     # Feature slices for the Evaluator, each a tuple of feature keys (empty = overall).
     slices: tuple[tuple[str, ...], ...] = ((),)
     # Slices computed from features rather than read from one (the Evaluator reads the

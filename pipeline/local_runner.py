@@ -208,7 +208,8 @@ def summary(profile: config.Profile, outcome: RunOutcome, paths: RunPaths) -> st
     if evaluator and evaluator.outputs.get("evaluation"):
         uri = evaluator.outputs["evaluation"][0].uri
         blessed = metadata.custom_int(evaluator.outputs["blessing"][0], "blessed")
-        lines.append(f"model {'BLESSED' if blessed else 'NOT BLESSED'} on the eval split:")
+        verdict = "BLESSED" if blessed else "NOT BLESSED"
+        lines.append(f"model {verdict} on the {profile.blessing_split} split:")
         lines += [f"  {check.describe()}" for check in evaluation.threshold_checks(profile, uri)]
         baseline_auc = evaluation.baseline_value(uri, "probability", "auc")
         lines.append(

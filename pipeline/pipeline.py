@@ -14,7 +14,7 @@ from components.review_report import ReviewReport
 from components.schema_importer import SchemaImporter, fingerprint
 from components.split_check import SplitCheck
 from components.validation_gate import ValidationGate
-from pipeline.config import PROJECT_ROOT, Profile
+from pipeline.config import EVAL_SPLIT, PROJECT_ROOT, TRAIN_SPLIT, Profile
 from serving.signatures import LABEL, PROBABILITY
 
 
@@ -54,7 +54,7 @@ def _example_gen(profile: Profile, data_root: str):
 
 
 def _overall(threshold: tfma.MetricThreshold) -> dict:
-    """Gate on the whole eval split only: per-slice values (one patient, edge patches) are
+    """Gate on the whole blessing split only: per-slice values (one patient, edge patches) are
     reported, not gated, or a patient with few positives would block every model."""
     return {
         "per_slice_thresholds": [
@@ -190,8 +190,9 @@ def create_pipeline(
             examples=transform.outputs["transformed_examples"],
             transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"],
-            train_args=tfx.proto.TrainArgs(num_steps=train_steps),
-            eval_args=tfx.proto.EvalArgs(num_steps=None),
+            # Named, not left to TFX's defaults: the blessing split must not be among them.
+            train_args=tfx.proto.TrainArgs(num_steps=train_steps, splits=[TRAIN_SPLIT]),
+            eval_args=tfx.proto.EvalArgs(num_steps=None, splits=[EVAL_SPLIT]),
             custom_config=profile.custom_config(),
         )
         baseline = ServedBaseline(
@@ -202,6 +203,7 @@ def create_pipeline(
             model=trainer.outputs["model"],
             baseline_model=baseline.outputs["baseline"],
             eval_config=eval_config(profile),
+            example_splits=[profile.blessing_split],
         )
         pusher = Pusher(
             model=trainer.outputs["model"],

@@ -17,7 +17,7 @@ from components.idc.synth import synthesize
 from components.report import files
 from pipeline import metadata
 from pipeline.cli import EXIT_OK
-from pipeline.config import IDC_EDGE, IDC_FULL, IDC_PATCH_SIZE, IDC_PATCH_SIZE_SLICE
+from pipeline.config import IDC, IDC_EDGE, IDC_FULL, IDC_PATCH_SIZE, IDC_PATCH_SIZE_SLICE
 from serving import layout
 from serving.signatures import (
     EXAMPLES_INPUT,
@@ -114,10 +114,11 @@ def test_classes_weighed_as_the_train_split_balances_them_and_the_card_says_so(r
 
 def test_evaluation_and_report_slice_full_and_edge_patches(run):
     _, _, _, nodes = run
-    features = [tf.train.Example.FromString(s).features.feature for s in _split(nodes, "eval")]
+    features = [tf.train.Example.FromString(s).features.feature
+                for s in _split(nodes, IDC.blessing_split)]
     edge = sum(min(f["height"].int64_list.value[0], f["width"].int64_list.value[0])
                < IDC_PATCH_SIZE for f in features)
-    assert 0 < edge < len(features), "the eval split needs full and edge patches"
+    assert 0 < edge < len(features), "the blessing split needs full and edge patches"
     expected = {IDC_EDGE: edge, IDC_FULL: len(features) - edge}
 
     counts = {}
@@ -131,7 +132,7 @@ def test_evaluation_and_report_slice_full_and_edge_patches(run):
 
     report_dir = nodes["ReviewReport"].outputs["report"][0].uri
     rows = {r["slice"]: r["examples"] for r in files.read(report_dir)["model"]["slices"]["rows"]
-            if r["split"] == "eval" and r["feature"] == IDC_PATCH_SIZE_SLICE.key}
+            if r["split"] == IDC.blessing_split and r["feature"] == IDC_PATCH_SIZE_SLICE.key}
     assert rows == {f"{IDC_PATCH_SIZE_SLICE.key} = {k}": v for k, v in expected.items()}
     with open(os.path.join(report_dir, files.REPORT_HTML)) as handle:
         page = handle.read()

@@ -115,10 +115,12 @@ def test_tfma_numbers_are_copied_exactly(runs):
                       "specificity": WDBC.thresholds.specificity}
 
 
-def test_eval_metrics_agree_with_tfma(runs):
+def test_blessing_split_metrics_agree_with_tfma(runs):
     first = runs["first"]
     values = _overall_candidate(first.uri("Evaluator", "evaluation"))
-    ours = first.report["model"]["splits"]["eval"]["metrics"]
+    # TFMA blessed on the test split: the Trainer early-stopped and set its threshold on eval.
+    assert first.report["model"]["tfma"]["split"] == WDBC.blessing_split == "test"
+    ours = first.report["model"]["splits"][WDBC.blessing_split]["metrics"]
     for name in EXACT:
         assert ours[name]["value"] == pytest.approx(values[f"label/{TFMA_LABEL_NAMES[name]}"],
                                                     abs=1e-12), name

@@ -23,7 +23,7 @@ from components.report import (
     schema_diff,
 )
 from components.schema_importer import SCHEMA_FILE
-from pipeline.config import Profile, Review
+from pipeline.config import TRAIN_SPLIT, Profile, Review
 
 REPORT_VERSION = 1
 
@@ -53,7 +53,7 @@ def _schema_text(schema_artifact) -> str:
 
 def _drift_section(statistics: dict, schema, history_dir: str, span: int) -> dict:
     comparators = drift.has_comparators(schema)
-    train = statistics[model.TRAIN_SPLIT]
+    train = statistics[TRAIN_SPLIT]
     previous = history.previous_accepted_span(history_dir, span)
     section = {"comparators_in_schema": comparators, "previous_span": None, "drift": [],
                "skew": {}}
@@ -67,7 +67,7 @@ def _drift_section(statistics: dict, schema, history_dir: str, span: int) -> dic
     section["skew"] = {
         split: drift.skew(train, stats, schema)
         for split, stats in statistics.items()
-        if split != model.TRAIN_SPLIT and stats.num_examples
+        if split != TRAIN_SPLIT and stats.num_examples
     }
     return section
 
@@ -183,7 +183,7 @@ def remember(inputs: Inputs, report_uri: str, history_dir: str, passed_gate: boo
         span=data.span_of(inputs.examples),
         passed_gate=passed_gate,
         examples_uri=inputs.examples.uri,
-        train_statistics_file=data.statistics_file(inputs.statistics, model.TRAIN_SPLIT),
+        train_statistics_file=data.statistics_file(inputs.statistics, TRAIN_SPLIT),
         schema=_schema_text(inputs.schema),
         schema_fingerprint=inputs.schema.get_string_custom_property("fingerprint"),
         report_uri=report_uri,

@@ -35,7 +35,8 @@ def decide(data_part: dict, model_part: dict, *, blessing, pushed) -> dict:
     if not blessed:
         return {"status": NOT_BLESSED, "blessed": False, "pushed": False,
                 "reasons": failed or ["TFMA did not bless the model"],
-                "summary": "Not released: the candidate missed its thresholds on eval."}
+                "summary": "Not released: the candidate missed its thresholds on "
+                           f"{model_part['tfma']['split']}."}
     if pushed is None or pushed.get_int_custom_property("pushed") != 1:
         return {"status": NOT_PUSHED, "blessed": True, "pushed": False, "reasons": [],
                 "summary": "Blessed but not pushed."}
@@ -48,7 +49,8 @@ def decide(data_part: dict, model_part: dict, *, blessing, pushed) -> dict:
         "pushed": True,
         "version": version,
         "destination": pushed.get_string_custom_property("pushed_destination"),
-        "reasons": [f"all {passed} thresholds passed on the eval split"],
+        "reasons": [f"all {passed} thresholds passed on the {model_part['tfma']['split']} "
+                    "split"],
         "summary": (f"Released as version {version}." if fresh else
                     f"Blessed; identical to the served version {version}, not pushed again."),
     }

@@ -37,16 +37,18 @@ def test_a_rejected_span_names_each_anomaly_and_leak():
 
 
 def test_not_blessed_lists_the_failed_thresholds():
-    model = {"trained": True, "tfma": {"thresholds": THRESHOLDS}}
+    model = {"trained": True, "tfma": {"thresholds": THRESHOLDS, "split": "test"}}
     found = decision.decide(PASSED, model, blessing=_blessing(0), pushed=None)
     assert found["status"] == decision.NOT_BLESSED
+    assert found["summary"].endswith("missed its thresholds on test.")
     assert found["reasons"] == ["label/sensitivity = 0.8 misses its value threshold"]
 
 
 def test_released_and_already_served():
-    model = {"trained": True, "tfma": {"thresholds": THRESHOLDS[:1]}}
+    model = {"trained": True, "tfma": {"thresholds": THRESHOLDS[:1], "split": "test"}}
     fresh = decision.decide(PASSED, model, blessing=_blessing(1), pushed=_pushed("3", 1))
     assert (fresh["status"], fresh["version"]) == (decision.RELEASED, "3")
+    assert fresh["reasons"] == ["all 1 thresholds passed on the test split"]
     again = decision.decide(PASSED, model, blessing=_blessing(1), pushed=_pushed("3", 0))
     assert again["status"] == decision.SERVED and "not pushed again" in again["summary"]
     failed = decision.decide(PASSED, {"trained": False}, blessing=None, pushed=None)

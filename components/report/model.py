@@ -7,11 +7,9 @@ import numpy as np
 from components import artifacts
 from components.baseline import NO_BASELINE
 from components.report import metrics, scoring, sql_slices, tfma_results
-from pipeline.config import Profile, Review
+from pipeline.config import TRAIN_SPLIT, Profile, Review
 from serving.signatures import read_model_info
 
-EVAL_SPLIT = "eval"
-TRAIN_SPLIT = "train"
 # TFMA buckets scores into 10,000 thresholds; its AUC may differ from the exact one by
 # the pairs that share a bucket. Counts and ratios of counts must agree exactly.
 AUC_TOLERANCE = 1e-3
@@ -65,7 +63,8 @@ def _tolerance(name: str) -> float:
 
 
 def cross_check(own: dict, tfma: dict) -> list[dict]:
-    """The report's eval-split numbers next to TFMA's, each within its tolerance or not."""
+    """The report's numbers on the split TFMA evaluated next to TFMA's, each within its
+    tolerance or not."""
     rows = []
     for name in metrics.METRICS:
         theirs = tfma["ece"] if name == "ece" else tfma_results.report_metric(
@@ -160,7 +159,8 @@ def section(
                                  label_key=profile.label_key,
                                  partition_key=profile.partition_key)
         splits[split] = _split_section(scored[split], review, base)
-    tfma = tfma_results.read(evaluation.uri, review.calibration_bins) if evaluation else None
+    tfma = (tfma_results.read(evaluation.uri, review.calibration_bins, profile.blessing_split)
+            if evaluation else None)
     return {
         "model_uri": model.uri,
         "threshold": info["threshold"],
@@ -168,8 +168,8 @@ def section(
         "splits": splits,
         "empty_splits": empty,
         "tfma": tfma,
-        "cross_check": cross_check(splits[EVAL_SPLIT], tfma)
-        if tfma and EVAL_SPLIT in splits else [],
+        "cross_check": cross_check(splits[tfma["split"]], tfma)
+        if tfma and tfma["split"] in splits else [],
         "slices": slices(examples, scored, profile, review),
         "baseline": {"served_version": served,
                      "uri": baseline_model.uri if served != NO_BASELINE else None},

@@ -37,10 +37,10 @@ def _decision(report: dict) -> Section:
     ]
     if model["trained"] and model["tfma"]:
         blocks.append(Table(
-            ["metric", "output", "threshold", "value on eval", "result"],
+            ["metric", "output", "threshold", f"value on {model['tfma']['split']}", "result"],
             [[t["metric"], t["output"], _bound(t), num(t["value"], 4), pass_fail(t["passed"])]
              for t in model["tfma"]["thresholds"]],
-            caption="Every threshold TFMA applied (eval split)",
+            caption=f"Every threshold TFMA applied ({model['tfma']['split']} split)",
         ))
         if not model["baseline"]["served_version"]:
             blocks.append(Para("Nothing was served yet: the change threshold against the "

@@ -83,17 +83,19 @@ def _curves(model: dict) -> Figures:
 def _cross_check(model: dict) -> list:
     if not model["cross_check"]:
         return [Para("No TFMA evaluation to check against.", tone="warn")]
+    split = model["tfma"]["split"]
     rows = [[r["metric"], num(r["report"], 6), num(r["tfma"], 6), num(r["tolerance"], 6),
              ("n/a", "") if r["agree"] is None else pass_fail(r["agree"])]
             for r in model["cross_check"]]
     disagree = [r["metric"] for r in model["cross_check"] if r["agree"] is False]
     return [
         Para("The report scores the model itself (the served signature) for intervals, "
-             "the test split and slices; on the eval split its numbers must match TFMA's. "
+             f"every held-out split and slices; on the {split} split, which TFMA evaluated "
+             "to bless it, its numbers must match TFMA's. "
              + (f"They do NOT for: {', '.join(disagree)}." if disagree else "They do."),
              tone="bad" if disagree else "good"),
         Table(["metric", "report", "TFMA", "tolerance", "agree"], rows,
-              caption=f"Eval split, report vs TFMA ({model['tfma']['uri']})"),
+              caption=f"{split.capitalize()} split, report vs TFMA ({model['tfma']['uri']})"),
     ]
 
 
@@ -136,7 +138,8 @@ def _baseline(model: dict) -> list:
         Table(["split", "metric", "candidate", "baseline", "change [paired interval]"], rows,
               caption="Candidate vs the served model, same examples and resamples"),
         Table(["TFMA metric", "candidate", "baseline", "change"], tfma_rows,
-              caption="TFMA's comparison on the eval split"),
+              caption=f"TFMA's comparison on the {model['tfma']['split']} split"
+              if model["tfma"] else "TFMA's comparison"),
     ]
 
 

@@ -2,7 +2,7 @@
 
 The report scores the candidate (and the served baseline) itself rather than trusting
 only TFMA's aggregates: it needs each example's answer for bootstrap intervals, the test
-split and slices; on the eval split its numbers are checked against TFMA's.
+split and slices; on the split TFMA blessed on, its numbers are checked against TFMA's.
 """
 
 from __future__ import annotations

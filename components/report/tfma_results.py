@@ -136,11 +136,12 @@ def thresholds(uri: str) -> list[dict]:
     return sorted(rows, key=lambda r: (r["kind"], r["output"], r["metric"]))
 
 
-def read(uri: str, bins: int) -> dict:
-    """Everything the report shows from the blessing evaluation (eval split)."""
+def read(uri: str, bins: int, split: str) -> dict:
+    """Everything the report shows from the blessing evaluation, which ran on `split`."""
     values = _overall_values(uri)
     return {
         "uri": uri,
+        "split": split,
         "validation_ok": bool(tfma.load_validation_result(uri).validation_ok),
         "metrics": values,
         "thresholds": thresholds(uri),
