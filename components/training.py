@@ -13,7 +13,7 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from components import autograph_rules
-from pipeline.config import Training
+from pipeline.config import EVAL_SPLIT, Training
 from serving import signatures
 
 # Before any model of this process is traced: every run_fn and benchmark fit comes here.
@@ -125,7 +125,7 @@ def model_info(
         "model_name": model_name,
         "training": dataclasses.asdict(config),
         "operating_point": {
-            "chosen_on": "eval",
+            "chosen_on": EVAL_SPLIT,
             "target_sensitivity": point.target_sensitivity,
             "eval_sensitivity": point.sensitivity,
             "eval_specificity": point.specificity,
