@@ -13,6 +13,16 @@ import warnings
 from pathlib import Path
 
 from pipeline.config import SERVING
+from pipeline.exits import (  # noqa: F401 - the codes are the CLI's contract; tests read them here
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_NOT_BLESSED,
+    EXIT_OK,
+    EXIT_REJECTED,
+    EXIT_USAGE,
+    Refused,
+    UsageError,
+)
 
 # Must precede any TensorFlow import; the Makefile and the image set it too.
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
@@ -21,17 +31,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Google client libraries warn about Python 3.10 on import; the stack pins 3.10 on purpose.
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
 
-EXIT_OK = 0
-EXIT_FAILURE = 1
-EXIT_USAGE = 2
-EXIT_REJECTED = 3
-EXIT_NOT_BLESSED = 4
-
 DEFAULT_WORK_DIR = Path("runs")
-
-
-class UsageError(Exception):
-    """A command line that parses but cannot be acted on."""
 
 
 def _data_import_wdbc(args: argparse.Namespace) -> int:
@@ -234,9 +234,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.handler(args)
     except UsageError as err:
         parser.error(str(err))
+    except Refused as err:
+        print(f"bcpipe: {err}", file=sys.stderr)
+        return err.exit_code
     except KeyboardInterrupt:
         print("bcpipe: interrupted", file=sys.stderr)
-        return EXIT_FAILURE
+        return EXIT_INTERRUPTED
     return EXIT_FAILURE
 
 

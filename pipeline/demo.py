@@ -16,13 +16,13 @@ from components.idc.archive import parse_patch_name
 from components.idc.example_gen import image_size
 from components.idc.synth import manifest_path, synthesize
 from components.wdbc.importer import CANONICAL_FILE, SPAN_PREFIX, next_span
-from pipeline import cli, config
+from pipeline import config, exits
 from pipeline.local_runner import report_html, run_pipeline, summary
 from pipeline.run_paths import RunPaths
 from serving import inputs, layout, smoke
 
 # Worst last: what the demo's one exit code says when its parts end differently.
-_SEVERITY = (cli.EXIT_OK, cli.EXIT_NOT_BLESSED, cli.EXIT_REJECTED, cli.EXIT_FAILURE)
+_SEVERITY = (exits.EXIT_OK, exits.EXIT_NOT_BLESSED, exits.EXIT_REJECTED, exits.EXIT_FAILURE)
 
 
 def idc_archive(root: Path, demo: config.Demo) -> bool:

@@ -21,7 +21,7 @@ import json
 import re
 from pathlib import Path
 
-from pipeline import cli, config
+from pipeline import config, exits
 from pipeline.pod_entrypoint import INPUTS_SPEC, OUTPUTS_SPEC
 
 TARGETS = ("kfp", "vertex")
@@ -243,7 +243,7 @@ def read_package(path: Path):
 def compile_from_args(args: argparse.Namespace, *, out_dir: Path, target: str) -> Path:
     """`compile_pipeline` with the options `bcpipe compile kubeflow` and `submit` share."""
     if args.train_steps is not None and args.train_steps < 1:
-        raise cli.UsageError("--train-steps must be at least 1")
+        raise exits.UsageError("--train-steps must be at least 1")
     return compile_pipeline(
         config.profile(args.pipeline),
         image=args.image,
@@ -261,4 +261,4 @@ def compile_from_args(args: argparse.Namespace, *, out_dir: Path, target: str) -
 def main(args: argparse.Namespace) -> int:
     path = compile_from_args(args, out_dir=args.out, target=args.target)
     print(f"compiled {pipeline_name(config.profile(args.pipeline))} for {args.target}: {path}")
-    return cli.EXIT_OK
+    return exits.EXIT_OK

@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from pipeline import cli, config
+from pipeline import config, exits
 from pipeline.kubeflow_runner import compile_from_args, pipeline_name, read_package
 
 SUCCEEDED = "SUCCEEDED"
@@ -37,14 +37,14 @@ def parse_params(pairs: list[str], declared: dict) -> dict:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise cli.UsageError(f"--param {pair!r}: expected KEY=VALUE")
+            raise exits.UsageError(f"--param {pair!r}: expected KEY=VALUE")
         if key not in declared:
-            raise cli.UsageError(f"--param {key}: the pipeline takes {', '.join(sorted(declared))}")
+            raise exits.UsageError(f"--param {key}: the pipeline takes {', '.join(sorted(declared))}")
         convert = numeric.get(declared[key].parameter_type, str)
         try:
             params[key] = convert(value)
         except ValueError:
-            raise cli.UsageError(f"--param {key}={value}: not a {convert.__name__}") from None
+            raise exits.UsageError(f"--param {key}={value}: not a {convert.__name__}") from None
     return params
 
 
@@ -86,11 +86,11 @@ def main(args: argparse.Namespace) -> int:
     )
     print(f"started run {run.run_id} of {name} (version {version_id})")
     if not args.wait:
-        return cli.EXIT_OK
+        return exits.EXIT_OK
     done = client.wait_for_run_completion(
         run.run_id,
         timeout=config.KUBEFLOW.wait_timeout_seconds,
         sleep_duration=config.KUBEFLOW.wait_poll_seconds,
     )
     print(f"run {run.run_id}: {done.state}")
-    return cli.EXIT_OK if done.state == SUCCEEDED else cli.EXIT_FAILURE
+    return exits.EXIT_OK if done.state == SUCCEEDED else exits.EXIT_FAILURE

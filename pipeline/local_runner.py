@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import datetime
+import fcntl
 import logging
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from absl import logging as absl_logging
 
-from pipeline import cli, config, evaluation, metadata
+from pipeline import config, evaluation, exits, metadata
 from pipeline.pipeline import create_pipeline
 from pipeline.run_paths import RunPaths
 
@@ -93,6 +96,45 @@ def _quiet(log_file: Path, stream):
         file_handler.close()
 
 
+@contextlib.contextmanager
+def _exclusive(paths: RunPaths):
+    """One run at a time per pipeline root: two would share its metadata store and
+    push destination, and each could read the other's results back as its own. The lock
+    is the kernel's, so a killed run leaves nothing to clean up."""
+    paths.root.mkdir(parents=True, exist_ok=True)
+    with open(paths.lock, "a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            raise exits.Refused(
+                f"another run of {paths.pipeline_name} (pid {holder}) is using {paths.root}; "
+                "wait for it to finish or give another --work-dir"
+            ) from None
+        handle.truncate(0)
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+
+
+def _run_as(pipeline, run_id: str) -> None:
+    """LocalDagRunner names a run by the time it starts it, which its caller cannot know;
+    bound beforehand, the run id is what reads this run back, and only this run."""
+    from tfx import v1 as tfx
+    from tfx.dsl.compiler import constants
+    from tfx.orchestration.portable import runtime_parameter_utils
+
+    class Runner(tfx.orchestration.LocalDagRunner):
+        def run_with_ir(self, ir, run_options=None):
+            runtime_parameter_utils.substitute_runtime_parameter(
+                ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id}
+            )
+            return super().run_with_ir(ir, run_options)
+
+    Runner().run(pipeline)
+
+
 def _verdict(nodes: dict[str, metadata.NodeRun]) -> dict | None:
     from components import artifacts
 
@@ -104,15 +146,15 @@ def _verdict(nodes: dict[str, metadata.NodeRun]) -> dict | None:
 
 def _exit_code(error: BaseException | None, nodes: dict[str, metadata.NodeRun]) -> int:
     if error is not None:
-        return cli.EXIT_FAILURE
+        return exits.EXIT_FAILURE
     verdict = _verdict(nodes)
     if verdict is not None and not verdict["passed"]:
-        return cli.EXIT_REJECTED
+        return exits.EXIT_REJECTED
     pusher = nodes.get("Pusher")
     if pusher is None or not pusher.outputs.get("pushed_model"):
-        return cli.EXIT_FAILURE
+        return exits.EXIT_FAILURE
     pushed = metadata.custom_int(pusher.outputs["pushed_model"][0], "pushed")
-    return cli.EXIT_OK if pushed else cli.EXIT_NOT_BLESSED
+    return exits.EXIT_OK if pushed else exits.EXIT_NOT_BLESSED
 
 
 def run_pipeline(
@@ -125,44 +167,44 @@ def run_pipeline(
     beam_args: list[str] | None = None,
     stream=None,
 ) -> RunOutcome:
-    from tfx import v1 as tfx
-
     from serving import layout
 
     stream = stream or sys.stdout
-    serving_model_dir = paths.serving_model_dir(profile)
-    served = layout.latest_version(str(serving_model_dir)) or 0
-    pipeline = create_pipeline(
-        profile=profile,
-        pipeline_name=paths.pipeline_name,
-        pipeline_root=str(paths.pipeline_root.resolve()),
-        data_root=str(data_root.resolve()),
-        serving_model_dir=str(serving_model_dir.resolve()),
-        served_version=served,
-        train_steps=train_steps or profile.training.train_steps,
-        beam_pipeline_args=list(beam_args or config.BEAM.direct_args()),
-        metadata_connection_config=metadata.sqlite_config(paths.metadata_path),
-        enable_cache=enable_cache,
-    )
-    paths.root.mkdir(parents=True, exist_ok=True)
-    log_file = paths.logs / f"run-{time.strftime('%Y%m%d-%H%M%S')}.log"
-    error = None
-    # TFX's Beam executors parse sys.argv as absl flags; the host's own arguments (bcpipe's,
-    # or pytest's `-v -p ...`) must not reach them.
-    argv, sys.argv = sys.argv, sys.argv[:1]
-    with _quiet(log_file, stream):
-        try:
-            tfx.orchestration.LocalDagRunner().run(pipeline)
-        except Exception as err:  # noqa: BLE001 - every failure is reported, then mapped
-            logging.exception("pipeline run failed")
-            error = err
-        finally:
-            sys.argv = argv
-    store = metadata.open_store(paths.metadata_path)
-    runs = metadata.run_ids(store, paths.pipeline_name)
-    run_id = runs[-1] if runs else None
-    nodes = metadata.node_runs(store, run_id) if run_id else {}
-    return RunOutcome(_exit_code(error, nodes), run_id, nodes, error, log_file)
+    with _exclusive(paths):
+        serving_model_dir = paths.serving_model_dir(profile)
+        served = layout.latest_version(str(serving_model_dir)) or 0
+        pipeline = create_pipeline(
+            profile=profile,
+            pipeline_name=paths.pipeline_name,
+            pipeline_root=str(paths.pipeline_root.resolve()),
+            data_root=str(data_root.resolve()),
+            serving_model_dir=str(serving_model_dir.resolve()),
+            served_version=served,
+            train_steps=train_steps or profile.training.train_steps,
+            beam_pipeline_args=list(beam_args or config.BEAM.direct_args()),
+            metadata_connection_config=metadata.sqlite_config(paths.metadata_path),
+            enable_cache=enable_cache,
+        )
+        started = datetime.datetime.now()
+        run_id = started.isoformat()
+        log_file = paths.logs / f"run-{started:%Y%m%d-%H%M%S}.log"
+        error = None
+        # TFX's Beam executors parse sys.argv as absl flags; the host's own arguments (bcpipe's,
+        # or pytest's `-v -p ...`) must not reach them.
+        argv, sys.argv = sys.argv, sys.argv[:1]
+        with _quiet(log_file, stream):
+            try:
+                _run_as(pipeline, run_id)
+            except Exception as err:  # noqa: BLE001 - every failure is reported, then mapped
+                logging.exception("pipeline run failed")
+                error = err
+            finally:
+                sys.argv = argv
+        store = metadata.open_store(paths.metadata_path)
+        known = run_id in metadata.run_ids(store, paths.pipeline_name)
+        nodes = metadata.node_runs(store, run_id) if known else {}
+        return RunOutcome(_exit_code(error, nodes), run_id if known else None, nodes, error,
+                          log_file)
 
 
 _INGESTION_LABELS = {
@@ -196,7 +238,7 @@ def summary(profile: config.Profile, outcome: RunOutcome, paths: RunPaths) -> st
     cached = [n for n, r in outcome.nodes.items() if r.state == "CACHED"]
     lines.append(f"  executed: {len(executed)}, from cache: {len(cached)}")
     lines += _ingestion(outcome.nodes)
-    if outcome.exit_code == cli.EXIT_REJECTED:
+    if outcome.exit_code == exits.EXIT_REJECTED:
         from components.validation_gate import describe
 
         lines.append("DATA REJECTED: the run stopped before Transform; nothing was pushed.")
@@ -246,10 +288,10 @@ def report_html(outcome: RunOutcome) -> str | None:
 def main(args: argparse.Namespace) -> int:
     profile = config.profile(args.pipeline)
     if args.train_steps is not None and args.train_steps < 1:
-        raise cli.UsageError("--train-steps must be at least 1")
+        raise exits.UsageError("--train-steps must be at least 1")
     data_root = args.input or config.default_data_root(profile)
     if not data_root.is_dir():
-        raise cli.UsageError(f"--input {data_root}: not a directory")
+        raise exits.UsageError(f"--input {data_root}: not a directory")
     paths = RunPaths(
         work_dir=args.work_dir,
         pipeline_name=f"bcpipe-{profile.name}",

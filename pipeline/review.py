@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from pipeline import cli, config, metadata
+from pipeline import config, exits, metadata
 from pipeline.run_paths import RunPaths
 
 LATEST = "latest"
@@ -25,22 +25,22 @@ def report_main(args: argparse.Namespace) -> int:
     store = metadata.open_store(paths.metadata_path)
     runs = metadata.run_ids(store, paths.pipeline_name)
     if not runs:
-        raise cli.UsageError(f"no runs of {paths.pipeline_name} in {paths.metadata_path}")
+        raise exits.UsageError(f"no runs of {paths.pipeline_name} in {paths.metadata_path}")
     run_id = runs[-1] if args.run == LATEST else args.run
     if run_id not in runs:
-        raise cli.UsageError(f"no run {run_id!r}; runs: {', '.join(runs[-5:])} ...")
+        raise exits.UsageError(f"no run {run_id!r}; runs: {', '.join(runs[-5:])} ...")
     node = metadata.node_runs(store, run_id).get("ReviewReport")
     if node is None or not node.outputs.get("report") or node.state not in ("COMPLETE",
                                                                              "CACHED"):
         state = node.state if node else "never started"
         print(f"bcpipe: run {run_id} has no review report (ReviewReport: {state})")
-        return cli.EXIT_FAILURE
+        return exits.EXIT_FAILURE
     report = files.read(node.outputs["report"][0].uri)
     written = files.write(report, str(args.out), table_rows=config.REVIEW.max_table_rows)
     print(f"review report of run {run_id} ({report['decision']['status']}):")
     for path in written.values():
         print(f"  {path}")
-    return cli.EXIT_OK
+    return exits.EXIT_OK
 
 
 def _profile_of_model(model_name: str) -> config.Profile:
@@ -48,7 +48,7 @@ def _profile_of_model(model_name: str) -> config.Profile:
         if profile.model_name == model_name:
             return profile
     names = sorted(p.model_name for p in config.PROFILES.values())
-    raise cli.UsageError(f"unknown model {model_name!r}; choose from {names}")
+    raise exits.UsageError(f"unknown model {model_name!r}; choose from {names}")
 
 
 def lineage_main(args: argparse.Namespace) -> int:
@@ -59,14 +59,14 @@ def lineage_main(args: argparse.Namespace) -> int:
     paths = _paths(args.work_dir, profile, args.serving_base)
     version_dir = layout.version_dir(str(paths.serving_model_dir(profile)), args.version)
     if args.version not in layout.list_versions(str(paths.serving_model_dir(profile))):
-        raise cli.UsageError(f"no version {args.version} under {paths.serving_model_dir(profile)}")
+        raise exits.UsageError(f"no version {args.version} under {paths.serving_model_dir(profile)}")
     try:
         found = lineage.trace(metadata.open_store(paths.metadata_path), version_dir)
     except (lineage.LineageError, FileNotFoundError) as err:
         print(f"bcpipe: cannot trace {args.model} version {args.version}: {err}")
-        return cli.EXIT_FAILURE
+        return exits.EXIT_FAILURE
     if args.json:
         print(json.dumps(found, indent=2, sort_keys=True))
     else:
         print(lineage.describe(args.model, args.version, found))
-    return cli.EXIT_OK
+    return exits.EXIT_OK

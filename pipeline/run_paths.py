@@ -34,5 +34,10 @@ class RunPaths:
     def logs(self) -> Path:
         return self.root / "logs"
 
+    @property
+    def lock(self) -> Path:
+        """Held by the run using this root; a second run at once is refused."""
+        return self.root / "run.lock"
+
     def serving_model_dir(self, profile: config.Profile) -> Path:
         return self.serving_base / profile.model_name

@@ -13,8 +13,8 @@ from typing import TextIO
 
 import grpc
 
-from pipeline.cli import EXIT_FAILURE, EXIT_OK, EXIT_REJECTED, UsageError
 from pipeline.config import SERVING
+from pipeline.exits import EXIT_FAILURE, EXIT_OK, EXIT_REJECTED, UsageError
 from serving import inputs
 from serving.client import ServingClient, ServingUnavailable
 from serving.model_store import ModelStore

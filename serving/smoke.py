@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 import tensorflow as tf
 
-from pipeline.cli import EXIT_FAILURE, EXIT_OK
+from pipeline.exits import EXIT_FAILURE, EXIT_OK
 from serving import inputs, warmup
 from serving.client import ServingClient, ServingUnavailable
 from serving.model_store import ModelStore

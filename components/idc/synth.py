@@ -175,7 +175,7 @@ def synthesize(out: Path, *, patients: int, per_patient: int | None = None,
 
 
 def main(args: argparse.Namespace) -> int:
-    from pipeline.cli import EXIT_OK, UsageError
+    from pipeline.exits import EXIT_OK, UsageError
 
     if args.patients < 1:
         raise UsageError("--patients must be at least 1")

@@ -1,0 +1,56 @@
+import io
+from pathlib import Path
+
+import pytest
+from tfx import v1 as tfx
+
+from pipeline import cli, config, exits, local_runner, metadata
+from pipeline.run_paths import RunPaths
+
+
+@tfx.dsl.components.component
+def Note(out: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.String],
+         text: tfx.dsl.components.Parameter[str]) -> None:
+    out.value = text
+
+
+def _paths(tmp_path) -> RunPaths:
+    return RunPaths(tmp_path / "work", "bcpipe-wdbc", tmp_path / "serving")
+
+
+def test_a_run_reads_back_its_own_executions_by_the_id_it_was_given(tmp_path):
+    paths = _paths(tmp_path)
+    store_config = metadata.sqlite_config(paths.metadata_path)
+
+    def run(text: str, run_id: str) -> None:
+        pipeline = tfx.dsl.Pipeline(
+            pipeline_name=paths.pipeline_name, pipeline_root=str(paths.pipeline_root),
+            components=[Note(text=text)], metadata_connection_config=store_config,
+        )
+        local_runner._run_as(pipeline, run_id)
+
+    run("first", "run-b")
+    run("second", "run-a")  # later, but its id sorts first
+    store = metadata.open_store(paths.metadata_path)
+    assert metadata.run_ids(store, paths.pipeline_name) == ["run-b", "run-a"]
+    for run_id, text in (("run-b", "first"), ("run-a", "second")):
+        note = metadata.node_runs(store, run_id)["Note"]
+        assert note.inputs == {} and note.state == "COMPLETE"
+        assert Path(note.outputs["out"][0].uri).read_text() == text
+
+
+def test_a_second_run_on_the_same_work_dir_is_refused(tmp_path, capsys):
+    paths = _paths(tmp_path)
+    with local_runner._exclusive(paths):
+        with pytest.raises(exits.Refused, match=r"another run of bcpipe-wdbc \(pid \d+\)"):
+            local_runner.run_pipeline(config.WDBC, data_root=config.DATA_DIR / "wdbc",
+                                      paths=paths, stream=io.StringIO())
+        code = cli.main(["run", "wdbc", "--work-dir", str(paths.work_dir),
+                         "--serving-base", str(paths.serving_base)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == exits.EXIT_FAILURE
+    assert len(err) == 1 and "give another --work-dir" in err[0]
+    assert not paths.metadata_path.exists()
+    # Released with the run: the next one may start.
+    with local_runner._exclusive(paths):
+        pass
