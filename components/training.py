@@ -162,6 +162,36 @@ def fit_schedule(train_steps: int, steps_per_epoch: int) -> tuple[int, int]:
     return per_epoch, max(1, math.ceil(train_steps / per_epoch))
 
 
+def fit(
+    model: tf.keras.Model,
+    train: tf.data.Dataset,
+    valid: tf.data.Dataset,
+    config: Training,
+    *,
+    class_weight: dict[int, float] | None = None,
+    callbacks: list | tuple = (),
+    verbose: int = 2,
+) -> tf.keras.callbacks.History:
+    """Fit on an endless `train` for the config's steps, early-stopping on `valid` with the
+    best epoch's weights restored: the Trainer's loop, which bench/ runs on its own folds."""
+    steps_per_epoch, epochs = fit_schedule(config.train_steps, config.steps_per_epoch)
+    return model.fit(
+        train,
+        steps_per_epoch=steps_per_epoch,
+        epochs=epochs,
+        validation_data=valid,
+        class_weight=class_weight,
+        callbacks=[
+            tf.keras.callbacks.EarlyStopping(
+                monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
+                patience=config.early_stopping_patience, restore_best_weights=True,
+            ),
+            *callbacks,
+        ],
+        verbose=verbose,
+    )
+
+
 def fit_and_export(
     fn_args: tfx.components.FnArgs,
     *,
@@ -199,21 +229,9 @@ def fit_and_export(
     if config.balance_classes:
         weights = balanced_class_weights(split_labels(fn_args.train_files, label_key))
     model = build_model(config)
-    steps_per_epoch, epochs = fit_schedule(config.train_steps, config.steps_per_epoch)
-    model.fit(
-        train,
-        steps_per_epoch=steps_per_epoch,
-        epochs=epochs,
-        validation_data=data(fn_args.eval_files, epochs=1, shuffle=False),
-        class_weight=weights,
-        callbacks=[
-            tf.keras.callbacks.EarlyStopping(
-                monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
-                patience=config.early_stopping_patience, restore_best_weights=True,
-            ),
-            tf.keras.callbacks.TensorBoard(fn_args.model_run_dir),
-        ],
-        verbose=2,
+    fit(
+        model, train, data(fn_args.eval_files, epochs=1, shuffle=False), config,
+        class_weight=weights, callbacks=[tf.keras.callbacks.TensorBoard(fn_args.model_run_dir)],
     )
     labels, probabilities = predict_split(model, data(fn_args.eval_files, epochs=1, shuffle=False))
     point = configured_operating_point(labels, probabilities, config)
