@@ -1,7 +1,8 @@
 """The Evaluator's baseline: the model version TF Serving is serving now.
 
 Open-source KFP cannot run TFX resolver nodes, so instead of LatestBlessedModelStrategy
-the baseline is read from the push destination, which is what clients actually get.
+the baseline is read from the push destination, which is what clients actually get: the
+newest version that loads, by the rule the server follows (a broken newer one is passed over).
 """
 
 
@@ -11,6 +12,7 @@ from tfx import v1 as tfx
 
 from components.model_store import copy_tree
 from serving import layout
+from serving.model_store import latest_servable_version
 
 NO_BASELINE = 0
 # Resolve at run time, for orchestrators that compile once and run many times.
@@ -20,7 +22,7 @@ SERVING_MODEL_DIR = "Format-Serving"
 
 def resolve_version(model_dir: str, requested: int) -> int:
     if requested == LATEST_AT_RUN_TIME:
-        return layout.latest_version(model_dir) or NO_BASELINE
+        return latest_servable_version(model_dir) or NO_BASELINE
     if requested != NO_BASELINE and requested not in layout.list_versions(model_dir):
         raise FileNotFoundError(f"served version {requested} is gone from {model_dir}")
     return requested

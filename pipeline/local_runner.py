@@ -167,12 +167,12 @@ def run_pipeline(
     beam_args: list[str] | None = None,
     stream=None,
 ) -> RunOutcome:
-    from serving import layout
+    from serving.model_store import latest_servable_version
 
     stream = stream or sys.stdout
     with _exclusive(paths):
         serving_model_dir = paths.serving_model_dir(profile)
-        served = layout.latest_version(str(serving_model_dir)) or 0
+        served = latest_servable_version(str(serving_model_dir)) or 0
         pipeline = create_pipeline(
             profile=profile,
             pipeline_name=paths.pipeline_name,

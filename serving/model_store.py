@@ -56,6 +56,32 @@ def is_complete(version_path: str) -> bool:
     return "variables.index" in names and len(set(shards)) == 1 and len(shards) == shards[0]
 
 
+def load(name: str, version: int, path: str, threads: int = 0,
+         warmup_iterations: int = 1) -> tuple[Servable, int]:
+    """A version loaded and warmed up, with the warmup records replayed: what makes it
+    servable. Raises whatever stops it."""
+    servable = Servable(name, version, path, threads)
+    return servable, servable.warm_up(warmup_iterations)
+
+
+def latest_servable_version(model_dir: str) -> int | None:
+    """The version a server started now serves by default: the newest that is complete,
+    loads and warms up. A pipeline's baseline is this version, the one clients get."""
+    name = os.path.basename(model_dir.rstrip("/"))
+    for version in reversed(layout.list_versions(model_dir)):
+        path = layout.version_dir(model_dir, version)
+        if not is_complete(path):
+            log.warning("%s: not a complete SavedModel; passed over", path)
+            continue
+        try:
+            load(name, version, path)
+        except Exception as err:  # noqa: BLE001 - as the server does, the version before
+            log.warning("%s does not load (%s: %s); passed over", path, type(err).__name__, err)
+            continue
+        return version
+    return None
+
+
 def discover_models(model_base: str) -> model_server_config_pb2.ModelServerConfig:
     """One model per visible sub-directory, TF Serving's defaults otherwise."""
     config = model_server_config_pb2.ModelServerConfig()
@@ -231,13 +257,18 @@ class ModelStore:
 
     def _sync_model(self, name: str, model: model_server_config_pb2.ModelConfig) -> None:
         base = model.base_path
-        wanted = aspired_versions(model, self._candidates(name, base))
-        for version in sorted(wanted):
-            with self._lock:
-                known = self._versions[name].get(version)
-            # One unloaded earlier may be wanted again.
-            if known is None or known.state == State.END:
-                self._load(name, version, layout.version_dir(base, version))
+        # A version that fails leaves the candidates, so the policy chooses again at once:
+        # a broken latest version is passed over in the same poll, not one poll at a time.
+        loaded = False
+        while not loaded:
+            wanted = aspired_versions(model, self._candidates(name, base))
+            loaded = True
+            for version in sorted(wanted):
+                with self._lock:
+                    known = self._versions[name].get(version)
+                # One unloaded earlier may be wanted again.
+                if known is None or known.state == State.END:
+                    loaded &= self._load(name, version, layout.version_dir(base, version))
         with self._lock:
             versions = self._versions[name]
             # Keep the old versions until one the policy wants is AVAILABLE.
@@ -246,22 +277,24 @@ class ModelStore:
             ):
                 self._retire(name, {v for v in versions if v not in wanted})
 
-    def _load(self, name: str, version: int, path: str) -> None:
+    def _load(self, name: str, version: int, path: str) -> bool:
         entry = _Version(State.LOADING)
         with self._lock:
             self._versions[name][version] = entry
         log.info("loading %s version %d from %s", name, version, path)
         try:
-            servable = Servable(name, version, path, self._session_threads.get(name, 0))
-            replayed = servable.warm_up(self._warmup_iterations)
+            servable, replayed = load(
+                name, version, path, self._session_threads.get(name, 0), self._warmup_iterations
+            )
         except Exception as err:  # a bad version must not take the server down
             log.error("%s version %d failed to load: %s", name, version, err)
             with self._lock:
                 entry.state, entry.error = State.END, f"{type(err).__name__}: {err}"
-            return
+            return False
         with self._lock:
             entry.servable, entry.state = servable, State.AVAILABLE
         log.info("%s version %d AVAILABLE (%d warmup records replayed)", name, version, replayed)
+        return True
 
     def _retire(self, name: str, versions: set[int]) -> None:
         """Unloads; the caller holds the lock. Requests already holding a version finish."""
