@@ -70,6 +70,10 @@ def predict(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as err:
         print(f"bcpipe: refused input: {err}", file=sys.stderr)
         return EXIT_REJECTED
+    for key, problem in batch.refused.items():
+        print(f"bcpipe: refused {key}: {problem}", file=sys.stderr)
+    if not batch.keys:
+        return EXIT_REJECTED
     with ServingClient(args.server, ca_cert=args.ca_cert, timeout=args.timeout) as client:
         try:
             result = client.predict(
@@ -100,7 +104,7 @@ def predict(args: argparse.Namespace) -> int:
             "label": int(label),
         }
         print(json.dumps(line))
-    return EXIT_OK
+    return EXIT_REJECTED if batch.refused else EXIT_OK
 
 
 def serving_config(args: argparse.Namespace) -> int:

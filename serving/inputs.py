@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from pipeline.config import WDBC_FEATURES, WDBC_ID
+from serving.input_checks import patch_problem
 
 RAW, EXAMPLES = "raw", "examples"
 SIGNATURES = {RAW: "serving_raw", EXAMPLES: "serving_default"}
@@ -21,11 +22,13 @@ IMAGE_INPUT = "image"
 
 @dataclass(frozen=True)
 class Batch:
-    """Inputs for one model: `keys` name each row in the output (an id, a file name)."""
+    """Inputs for one model: `keys` name each row in the output (an id, a file name);
+    `refused`, what was left out and why (key -> reason)."""
 
     key_name: str
     keys: list[str]
     raw: dict[str, np.ndarray]
+    refused: dict[str, str] = field(default_factory=dict)
 
     def head(self, count: int) -> Batch:
         return self.rows(range(min(count, len(self.keys))))
@@ -72,10 +75,25 @@ def wdbc_csv(path: Path) -> Batch:
         except ValueError as err:
             raise ValueError(f"{path}: column {name}: {err}") from err
     keys = [row.get(WDBC_ID) or str(i + 1) for i, row in enumerate(rows)]
+    for name, column in columns.items():
+        # The served model refuses them too; this names the row before anything is sent.
+        bad = np.flatnonzero(~np.isfinite(column))
+        if bad.size:
+            raise ValueError(f"{path}: {WDBC_ID} {keys[bad[0]]}, column {name}: "
+                             f"{column[bad[0]]} is not a finite number")
     return Batch(WDBC_ID, keys, columns)
 
 
 def png_files(paths: Sequence[Path]) -> Batch:
-    """IDC patches as stored: the PNG bytes go to the model untouched."""
-    data = np.array([p.read_bytes() for p in paths], dtype=object)
-    return Batch("file", [str(p) for p in paths], {IMAGE_INPUT: data})
+    """IDC patches as stored: the PNG bytes go to the model untouched; a file the model
+    would refuse is left out with its reason, so the others are still answered."""
+    keys, data, refused = [], [], {}
+    for path in paths:
+        content = path.read_bytes()
+        problem = patch_problem(content)
+        if problem is None:
+            keys.append(str(path))
+            data.append(content)
+        else:
+            refused[str(path)] = problem
+    return Batch("file", keys, {IMAGE_INPUT: np.array(data, dtype=object)}, refused)

@@ -6,7 +6,8 @@ Signatures, all returning `probability` (P(malignant), float32 [-1]) and `label`
 - `serving_raw`: what a client naturally holds (PNG bytes, or the 30 named floats);
 - `classify`: TF Serving's Classify API (`inputs` -> `scores`, `classes`), class "1" malignant.
 The raw-to-model path runs the Transform graph inside the model, so training and serving
-preprocessing cannot drift apart.
+preprocessing cannot drift apart; before it, every input is checked against what ingestion
+accepts (serving/input_checks.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_serving.apis import predict_pb2
 
 from serving import warmup
+from serving.input_checks import checked
 
 SERVING_DEFAULT = "serving_default"
 SERVING_RAW = "serving_raw"
@@ -40,7 +42,7 @@ class _ServingModule(tf.Module):
         self.threshold = tf.constant(threshold, tf.float32)
 
     def outputs(self, raw_features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
-        transformed = self.tft_layer(dict(raw_features))
+        transformed = self.tft_layer(checked(raw_features))
         probability = tf.reshape(tf.cast(self.model(transformed), tf.float32), [-1])
         return {
             PROBABILITY: probability,

@@ -10,6 +10,7 @@ import sys
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from pipeline import cli
 from pipeline.config import SERVING, WDBC_FEATURES
@@ -92,6 +93,40 @@ def test_predict_pngs(server, model_base, capsys, tmp_path):
     np.testing.assert_allclose(
         [line["probability"] for line in lines], expected["probability"], rtol=0, atol=1e-6
     )
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-Infinity"])
+def test_predict_refuses_non_finite_values_before_sending(capsys, tmp_path, value):
+    rows = wdbc_rows(2)
+    path = tmp_path / "rows.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", *WDBC_FEATURES])
+        for i, key in enumerate(rows.keys):
+            values = [float(rows.raw[name][i]) for name in WDBC_FEATURES]
+            writer.writerow([key, *(values if i == 0 else [value, *values[1:]])])
+    # No server listens there: nothing may be sent.
+    argv = ["--server", "127.0.0.1:1", "--model", "wdbc", "--csv", str(path)]
+    code, lines, err = _predict_lines(capsys, *argv)
+    assert (code, lines) == (cli.EXIT_REJECTED, [])
+    assert f"id {rows.keys[1]}, column {WDBC_FEATURES[0]}" in err and "not a finite" in err
+
+
+def test_predict_names_each_refused_patch_and_answers_the_others(server, capsys, tmp_path):
+    _, address = server
+    good = tmp_path / "good.png"
+    good.write_bytes(png_patches(1, seed=3)[0])
+    jpeg, large = tmp_path / "jpeg.png", tmp_path / "large.png"
+    Image.new("RGB", (50, 50)).save(jpeg, "JPEG")
+    Image.new("RGB", (4200, 4200)).save(large, "PNG")
+    argv = ["--server", address, "--model", "idc_patch", "--png", str(jpeg), str(good), str(large)]
+    code, lines, err = _predict_lines(capsys, *argv)
+    assert code == cli.EXIT_REJECTED
+    assert [line["file"] for line in lines] == [str(good)]
+    assert err.splitlines() == [
+        f"bcpipe: refused {jpeg}: not a PNG",
+        f"bcpipe: refused {large}: 4200x4200 pixels; patches are at most 50x50",
+    ]
 
 
 def test_predict_names_what_the_server_refused(server, capsys):

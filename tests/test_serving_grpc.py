@@ -2,10 +2,13 @@
 answers in process, for both models and both signatures, and a wrong request gets TF
 Serving's status code and a message naming what was wrong, without hurting the next one."""
 
+import io
+
 import grpc
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import classification_pb2, get_model_status_pb2, predict_pb2
 
@@ -13,6 +16,7 @@ from pipeline.config import WDBC_FEATURES
 from serving import warmup
 from serving.inputs import EXAMPLES, RAW, SIGNATURES, png_files
 from serving.servable import read_meta_graph
+from serving.signatures import to_example
 from tests.serving_models import MODELS, in_process, png_patches, start_endpoint, wdbc_rows
 
 StatusCode = grpc.StatusCode
@@ -161,12 +165,37 @@ def _huge_shape():
     return _wdbc_request(examples=examples)
 
 
-def _bad_png():
+def _patch_request(*pngs: bytes, signature="serving_raw"):
     request = predict_pb2.PredictRequest()
     request.model_spec.name = "idc_patch"
-    request.model_spec.signature_name = "serving_raw"
-    request.inputs["image"].CopyFrom(tf.make_tensor_proto([b"these bytes are not a PNG"]))
+    request.model_spec.signature_name = signature
+    if signature == "serving_default":
+        examples = [to_example({"image": png}).SerializeToString() for png in pngs]
+        request.inputs["examples"].CopyFrom(tf.make_tensor_proto(examples))
+    else:
+        request.inputs["image"].CopyFrom(tf.make_tensor_proto(list(pngs)))
     return request
+
+
+def _image(pixels: np.ndarray, fmt="PNG") -> bytes:
+    out = io.BytesIO()
+    Image.fromarray(pixels).save(out, fmt)
+    return out.getvalue()
+
+
+def _rgb(height: int, width: int) -> np.ndarray:
+    return np.full((height, width, 3), 120, np.uint8)
+
+
+def _non_finite(value: float, signature: str):
+    if signature == "serving_raw":
+        tensors = _raw_tensors()
+        column = tf.make_ndarray(tensors["concavity_se"]).copy()
+        column[1] = value
+        return _wdbc_request(signature, **{**tensors, "concavity_se": tf.make_tensor_proto(column)})
+    rows = wdbc_rows(2)
+    rows.raw["concavity_se"][1] = value
+    return _wdbc_request(examples=tf.make_tensor_proto(np.array(rows.examples(), dtype=object)))
 
 
 BAD_REQUESTS = {
@@ -223,7 +252,46 @@ BAD_REQUESTS = {
         'signature "serving_default" cannot read its input',
     ),
     "a shape far beyond its values": (_huge_shape, StatusCode.INVALID_ARGUMENT, "elements"),
-    "bytes that are no PNG": (_bad_png, StatusCode.INVALID_ARGUMENT, "Unknown image file format"),
+    "bytes that are no PNG": (
+        lambda: _patch_request(b"these bytes are not a PNG"),
+        StatusCode.INVALID_ARGUMENT,
+        "image[0]: not a PNG",
+    ),
+    "a JPEG named .png": (
+        lambda: _patch_request(png_patches(1)[0], _image(_rgb(50, 50), "JPEG")),
+        StatusCode.INVALID_ARGUMENT,
+        "image[1]: not a PNG",
+    ),
+    "a PNG larger than a patch": (
+        lambda: _patch_request(_image(_rgb(4200, 4200)), signature="serving_default"),
+        StatusCode.INVALID_ARGUMENT,
+        "4200x4200 pixels; patches are at most 50x50",
+    ),
+    "a PNG wider than a patch": (
+        lambda: _patch_request(_image(_rgb(10, 200))),
+        StatusCode.INVALID_ARGUMENT,
+        "image[0]: 200x10 pixels",
+    ),
+    "a 16-bit greyscale PNG": (
+        lambda: _patch_request(_image(np.full((50, 50), 40000, np.uint16))),
+        StatusCode.INVALID_ARGUMENT,
+        "image[0]: a 16-bit PNG",
+    ),
+    "NaN through serving_raw": (
+        lambda: _non_finite(float("nan"), "serving_raw"),
+        StatusCode.INVALID_ARGUMENT,
+        "feature concavity_se: NaN or infinity",
+    ),
+    "inf in a tf.Example": (
+        lambda: _non_finite(float("inf"), "serving_default"),
+        StatusCode.INVALID_ARGUMENT,
+        "feature concavity_se: NaN or infinity",
+    ),
+    "-inf through serving_raw": (
+        lambda: _non_finite(float("-inf"), "serving_raw"),
+        StatusCode.INVALID_ARGUMENT,
+        "feature concavity_se: NaN or infinity",
+    ),
 }
 
 
