@@ -12,7 +12,7 @@ from tfx import v1 as tfx
 
 from components.model_store import copy_tree
 from serving import layout
-from serving.model_store import latest_servable_version
+from serving.loadable import latest_servable_version
 
 NO_BASELINE = 0
 # Resolve at run time, for orchestrators that compile once and run many times.

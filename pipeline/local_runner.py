@@ -167,7 +167,7 @@ def run_pipeline(
     beam_args: list[str] | None = None,
     stream=None,
 ) -> RunOutcome:
-    from serving.model_store import latest_servable_version
+    from serving.loadable import latest_servable_version
 
     stream = stream or sys.stdout
     with _exclusive(paths):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,58 +27,14 @@ from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from serving import layout
-from serving.servable import Servable, read_meta_graph
+from serving.loadable import is_complete, load
+from serving.servable import Servable
 from serving.serving_config import parse_models_config
 from serving.status import invalid_argument, not_found
 
 log = logging.getLogger(__name__)
 
 State = get_model_status_pb2.ModelVersionStatus.State
-_SHARD = re.compile(r"^variables\.data-\d+-of-(\d+)$")
-
-
-def is_complete(version_path: str) -> bool:
-    """Whether a version directory holds a whole SavedModel."""
-    try:
-        meta_graph = read_meta_graph(version_path)
-    except (ValueError, OSError, tf.errors.OpError):
-        return False
-    if not any(node.HasField("variable") for node in meta_graph.object_graph_def.nodes):
-        return True
-    try:
-        names = [
-            n.rstrip("/") for n in tf.io.gfile.listdir(os.path.join(version_path, "variables"))
-        ]
-    except tf.errors.OpError:
-        return False
-    shards = [int(m.group(1)) for m in map(_SHARD.match, names) if m]
-    return "variables.index" in names and len(set(shards)) == 1 and len(shards) == shards[0]
-
-
-def load(name: str, version: int, path: str, threads: int = 0,
-         warmup_iterations: int = 1) -> tuple[Servable, int]:
-    """A version loaded and warmed up, with the warmup records replayed: what makes it
-    servable. Raises whatever stops it."""
-    servable = Servable(name, version, path, threads)
-    return servable, servable.warm_up(warmup_iterations)
-
-
-def latest_servable_version(model_dir: str) -> int | None:
-    """The version a server started now serves by default: the newest that is complete,
-    loads and warms up. A pipeline's baseline is this version, the one clients get."""
-    name = os.path.basename(model_dir.rstrip("/"))
-    for version in reversed(layout.list_versions(model_dir)):
-        path = layout.version_dir(model_dir, version)
-        if not is_complete(path):
-            log.warning("%s: not a complete SavedModel; passed over", path)
-            continue
-        try:
-            load(name, version, path)
-        except Exception as err:  # noqa: BLE001 - as the server does, the version before
-            log.warning("%s does not load (%s: %s); passed over", path, type(err).__name__, err)
-            continue
-        return version
-    return None
 
 
 def discover_models(model_base: str) -> model_server_config_pb2.ModelServerConfig:

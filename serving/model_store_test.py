@@ -10,10 +10,18 @@ from tensorflow_serving.apis import model_pb2, predict_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
 from serving import warmup
-from serving.model_store import ModelStore, State, latest_servable_version
+from serving.loadable import latest_servable_version
+from serving.model_store import ModelStore, State
 from serving.serving_config import models_config
 from serving.status import ServingError
-from tests.serving_models import exported, push, wdbc_rows
+from tests.serving_models import (
+    delete_variables,
+    exported,
+    push,
+    push_broken,
+    truncate_variables,
+    wdbc_rows,
+)
 
 
 def _spec(name="wdbc", version=None, label=None) -> model_pb2.ModelSpec:
@@ -107,26 +115,10 @@ def _break_variables(version_dir: Path) -> None:
     (version_dir / "variables" / "variables.data-00000-of-00001").write_bytes(b"garbage")
 
 
-def _truncate_variables(version_dir: Path) -> None:
-    data = version_dir / "variables" / "variables.data-00000-of-00001"
-    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
-
-
-def _delete_variables(version_dir: Path) -> None:
-    shutil.rmtree(version_dir / "variables")
-
-
-def push_broken(model_base: Path, version: int, breakage) -> None:
-    staged = model_base / "staged"
-    shutil.copytree(exported()["wdbc", 2], staged)
-    breakage(staged)
-    staged.rename(model_base / "wdbc" / str(version))
-
-
 def test_the_latest_servable_version_is_the_one_the_server_serves(tmp_path):
     push(tmp_path, "wdbc", 1)
     for version, breakage in enumerate(
-        [_truncate_variables, _break_variables, _delete_variables, _break_warmup], start=2
+        [truncate_variables, _break_variables, delete_variables, _break_warmup], start=2
     ):
         push_broken(tmp_path, version, breakage)
     assert latest_servable_version(str(tmp_path / "wdbc")) == 1

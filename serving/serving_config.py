@@ -2,7 +2,7 @@
 
 `models.config` lists both models. Where the pushed versions can be read, each model pins
 two of them with TF Serving's `specific` policy and labels them: `canary` is the newest
-push, `stable` the one before (both the same when there is one). A rollout is then a
+push that loads, `stable` the one before it (both the same when there is one). A rollout is then a
 config change: rerun `bcpipe serving-config` after a push and TF Serving, polling the file
 (`--model_config_file_poll_wait_seconds`), loads the new canary. Where no versions can be
 read, each model keeps its latest versions loaded and has no labels, since TF Serving
@@ -28,7 +28,7 @@ from google.protobuf import (
 from tensorflow_serving.config import model_server_config_pb2
 
 from pipeline.config import SERVING, Serving
-from serving import layout
+from serving.loadable import servable_versions
 
 MODELS_CONFIG = "models.config"
 MONITORING_CONFIG = "monitoring.config"
@@ -145,9 +145,13 @@ def batching_parameters(settings: Serving = SERVING):
 def write_serving_config(
     out_dir: Path, model_base: str, local_base: str | None = None, settings: Serving = SERVING
 ) -> dict[str, Path]:
-    """Writes the three files; versions are read from `local_base` (default: model_base)."""
+    """Writes the three files; versions are read from `local_base` (default: model_base).
+    Only versions that load are labelled: a label on one the server refuses answers
+    NOT_FOUND to every client that asks for it."""
     look_in = local_base or model_base
-    pushed = {name: layout.list_versions(os.path.join(look_in, name)) for name in settings.models}
+    pushed = {
+        name: servable_versions(os.path.join(look_in, name), most=2) for name in settings.models
+    }
     files = {
         MODELS_CONFIG: models_config(model_base, pushed, settings),
         MONITORING_CONFIG: monitoring_config(settings),

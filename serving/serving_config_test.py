@@ -6,12 +6,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from pipeline import cli
 from pipeline.config import SERVING
 from serving.serving_config import SERVING_PROTOS, parse_models_config
-
-
-def _pushed(base, model, versions):
-    for version in versions:
-        (base / model / str(version)).mkdir(parents=True)
-        (base / model / str(version) / "saved_model.pb").write_bytes(b"")
+from tests.serving_models import delete_variables, push, push_broken, truncate_variables
 
 
 def _by_name(config) -> dict[str, model_server_config_pb2.ModelConfig]:
@@ -20,8 +15,9 @@ def _by_name(config) -> dict[str, model_server_config_pb2.ModelConfig]:
 
 def test_writes_models_config_monitoring_and_batching(tmp_path, capsys):
     local = tmp_path / "pushed"
-    _pushed(local, "wdbc", [1, 2, 3])
-    _pushed(local, "idc_patch", [4])
+    for version in (1, 2, 3):
+        push(local, "wdbc", version)
+    push(local, "idc_patch", 4)
     (local / "wdbc" / ".staging-4").mkdir()
     out = tmp_path / "config"
     argv = ["serving-config", "--model-base", "/models", "--local-base", str(local)]
@@ -58,3 +54,17 @@ def test_without_readable_versions_models_keep_their_latest_and_have_no_labels(t
     for model in _by_name(parse_models_config((out / "models.config").read_text())).values():
         assert model.model_version_policy.latest.num_versions == SERVING.versions_loaded
         assert not model.version_labels
+
+
+def test_a_version_that_does_not_load_is_never_labelled(tmp_path):
+    local = tmp_path / "pushed"
+    push(local, "wdbc", 1)
+    push(local, "wdbc", 2)
+    push_broken(local, 3, truncate_variables)
+    push_broken(local, 4, delete_variables)
+    out = tmp_path / "config"
+    argv = ["serving-config", "--model-base", "/models", "--local-base", str(local)]
+    assert cli.main([*argv, "--out", str(out)]) == cli.EXIT_OK
+    wdbc = _by_name(parse_models_config((out / "models.config").read_text()))["wdbc"]
+    assert list(wdbc.model_version_policy.specific.versions) == [1, 2]
+    assert dict(wdbc.version_labels) == {"stable": 1, "canary": 2}

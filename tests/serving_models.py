@@ -159,6 +159,23 @@ def push(model_base: Path, model: str, version: int, seed: int = 1) -> Path:
     return target
 
 
+def truncate_variables(version_dir: Path) -> None:
+    data = version_dir / "variables" / "variables.data-00000-of-00001"
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+
+
+def delete_variables(version_dir: Path) -> None:
+    shutil.rmtree(version_dir / "variables")
+
+
+def push_broken(model_base: Path, version: int, breakage) -> None:
+    """A wdbc version made whole, broken by `breakage`, then renamed in as a push is."""
+    staged = model_base / "staged"
+    shutil.copytree(exported()["wdbc", 2], staged)
+    breakage(staged)
+    staged.rename(model_base / "wdbc" / str(version))
+
+
 @dataclass
 class Endpoint:
     address: str
