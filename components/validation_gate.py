@@ -1,4 +1,5 @@
-"""The decision whether a run may go on to Transform: no anomalies, no patient leak.
+"""The decision whether a run may go on to Transform: no anomalies, no patient leak, and
+patients enough to train and bless on (components/cohort.py).
 
 ExampleValidator only records anomalies; left alone, a run would train on broken data.
 The gate records its verdict rather than failing, so that the nodes after it are skipped
@@ -6,13 +7,14 @@ The gate records its verdict rather than failing, so that the nodes after it are
 """
 
 
+import json
 import os
 
 import tensorflow as tf
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx import v1 as tfx
 
-from components import artifacts
+from components import artifacts, cohort
 from components.split_check import leaks
 
 ANOMALIES_FILE = "SchemaDiff.pb"
@@ -56,16 +58,20 @@ def describe(verdict: dict) -> str:
         f"{', '.join(shared[:10])}"
         for pair, shared in verdict["leaks"].items()
     ]
+    lines += [f"  [{p['split'] or 'data'}] {p['message']}" for p in verdict.get("cohort", [])]
     return "\n".join(lines)
 
 
-def decide(anomalies: tfx.dsl.Artifact, proof: dict) -> dict:
+def decide(anomalies: tfx.dsl.Artifact, proof: dict, requirements: dict) -> dict:
     found = read_anomalies(anomalies)
     leaked = leaks(proof)
+    too_few = cohort.problems(proof, requirements)
     return {
-        "passed": not any(found.values()) and not leaked,
+        "passed": not any(found.values()) and not leaked and not too_few,
         "anomalies": found,
         "leaks": leaked,
+        "cohort": too_few,
+        "blessing_evidence": cohort.rests_on(proof, requirements["blessing_split"]),
         "partition_key": proof["partition_key"],
     }
 
@@ -75,7 +81,9 @@ def ValidationGate(
     anomalies: tfx.dsl.components.InputArtifact[tfx.types.standard_artifacts.ExampleAnomalies],
     split_proof: tfx.dsl.components.InputArtifact[artifacts.SplitProof],
     verdict: tfx.dsl.components.OutputArtifact[artifacts.ValidationVerdict],
+    requirements: tfx.dsl.components.Parameter[str],
 ) -> None:
-    result = decide(anomalies, artifacts.read_json(split_proof.uri))
+    """requirements: cohort.requirements(profile), JSON."""
+    result = decide(anomalies, artifacts.read_json(split_proof.uri), json.loads(requirements))
     artifacts.write_json(verdict.uri, result)
     verdict.set_int_custom_property("passed", int(result["passed"]))

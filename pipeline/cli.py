@@ -116,6 +116,15 @@ def _compile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--train-steps", type=int, help="override the configured steps")
 
 
+def split_proportions(text: str) -> tuple[int, int, int]:
+    """`--splits 6,2,2`: three positive integers, train, eval and test."""
+    parts = text.split(",")
+    if len(parts) != 3 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give three positive integers for train, eval and test, e.g. 6,2,2")
+    return tuple(int(p) for p in parts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="bcpipe", description="Breast-cancer classification pipelines (TFX)."
@@ -147,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     run.add_argument("--serving-base", type=Path, help="default: WORK_DIR/serving")
     run.add_argument("--train-steps", type=int, help="override the configured steps")
+    run.add_argument("--splits", type=split_proportions, metavar="TRAIN,EVAL,TEST",
+                     help="proportions of the splits, e.g. 6,2,2 (default: the profile's)")
     run.add_argument("--no-cache", action="store_true", help="execute every component")
     run.set_defaults(handler=_run)
 

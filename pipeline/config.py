@@ -55,6 +55,19 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """What the blessing split must hold for any figure on it to bless a model. Below it the
+    validation gate refuses the run: a sensitivity measured on one patient, or on a handful
+    of positive patches, says nothing about the next patient."""
+
+    patients: int
+    # Patients with at least one positive (label 1) example.
+    positive_patients: int
+    positive_examples: int
+    negative_examples: int
+
+
+@dataclass(frozen=True)
 class Training:
     """Hyperparameters handed to run_fn through the Trainer's custom_config."""
 
@@ -147,7 +160,12 @@ class Profile:
     run_fn: str
     thresholds: Thresholds
     training: Training
+    # What the blessing split must hold (see Evidence); the gate checks it before training.
+    evidence: Evidence
     example_gen: str = "csv"
+    # Proportions of the splits, in this order. CsvExampleGen hashes the partition key into
+    # these buckets; IdcExampleGen assigns whole patients in these proportions, with none
+    # empty (components/split_assignment.py). `bcpipe run --splits` overrides them.
     split_buckets: tuple[tuple[str, int], ...] = (
         (TRAIN_SPLIT, 8), (EVAL_SPLIT, 1), (TEST_SPLIT, 1))
     # The split the Evaluator blesses on. Not eval: the Trainer early-stops on eval and sets
@@ -186,6 +204,9 @@ WDBC = Profile(
     preprocessing_fn="components.wdbc.preprocessing.preprocessing_fn",
     run_fn="components.wdbc.model.run_fn",
     thresholds=Thresholds(accuracy=0.93, auc=0.97, sensitivity=0.90, specificity=0.90),
+    # One row per patient: the test bucket holds ~57 of 569, ~21 of them malignant.
+    evidence=Evidence(patients=30, positive_patients=10, positive_examples=10,
+                      negative_examples=10),
     training=Training(
         batch_size=32,
         train_steps=1500,
@@ -384,6 +405,8 @@ IDC = Profile(
     preprocessing_fn="components.idc.preprocessing.preprocessing_fn",
     run_fn="components.idc.model.run_fn",
     thresholds=Thresholds(accuracy=0.80, auc=0.90, sensitivity=0.85, specificity=0.75),
+    evidence=Evidence(patients=3, positive_patients=2, positive_examples=50,
+                      negative_examples=50),
     training=Training(
         batch_size=64,
         train_steps=6000,
@@ -397,6 +420,9 @@ IDC = Profile(
         target_sensitivity=0.90,
     ),
     example_gen="idc",
+    # At 8/1/1 the 19 patients of the real sample left 2 for the test split, fewer than
+    # Evidence asks for; at 6/2/2 a cohort of 14 patients gives it 3 (19 give 11/4/4).
+    split_buckets=((TRAIN_SPLIT, 6), (EVAL_SPLIT, 2), (TEST_SPLIT, 2)),
     slices=((), (IDC_PATIENT,)),
     sql_slices=(IDC_PATCH_SIZE_SLICE,),
     trainer_resources=Resources(cpu="8", memory="32G", gpus=1),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import tensorflow_model_analysis as tfma
@@ -28,7 +29,11 @@ class Check:
         return self.value is not None and self.value >= self.bound
 
     def describe(self) -> str:
-        shown = "missing" if self.value is None else f"{self.value:.4f}"
+        if self.value is None:
+            shown = "missing"
+        else:
+            # TFMA writes NaN where a metric has no value (a sensitivity with no positives).
+            shown = "undefined" if math.isnan(self.value) else f"{self.value:.4f}"
         verdict = "pass" if self.passed else "FAIL"
         return f"{self.metric:<12} {shown:>8}  {self.kind} {self.bound:g}  {verdict}"
 

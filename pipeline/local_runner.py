@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import fcntl
 import logging
@@ -232,6 +233,13 @@ def _ingestion(nodes: dict[str, metadata.NodeRun]) -> list[str]:
     return ["  ingestion: " + ", ".join(counts)]
 
 
+def _evidence(nodes: dict[str, metadata.NodeRun]) -> str:
+    """How many patients and positives the blessing split's figures rest on."""
+    from components.cohort import describe_evidence
+
+    return describe_evidence(_verdict(nodes)["blessing_evidence"])
+
+
 def summary(profile: config.Profile, outcome: RunOutcome, paths: RunPaths) -> str:
     lines = [f"run {outcome.run_id} of {paths.pipeline_name}"]
     executed = [n for n, r in outcome.nodes.items() if r.state == "COMPLETE"]
@@ -251,7 +259,8 @@ def summary(profile: config.Profile, outcome: RunOutcome, paths: RunPaths) -> st
         uri = evaluator.outputs["evaluation"][0].uri
         blessed = metadata.custom_int(evaluator.outputs["blessing"][0], "blessed")
         verdict = "BLESSED" if blessed else "NOT BLESSED"
-        lines.append(f"model {verdict} on the {profile.blessing_split} split:")
+        lines.append(f"model {verdict} on the {profile.blessing_split} split, "
+                     f"{_evidence(outcome.nodes)}:")
         lines += [f"  {check.describe()}" for check in evaluation.threshold_checks(profile, uri)]
         baseline_auc = evaluation.baseline_value(uri, "probability", "auc")
         lines.append(
@@ -289,6 +298,10 @@ def main(args: argparse.Namespace) -> int:
     profile = config.profile(args.pipeline)
     if args.train_steps is not None and args.train_steps < 1:
         raise exits.UsageError("--train-steps must be at least 1")
+    if args.splits:
+        names = [name for name, _ in profile.split_buckets]
+        profile = dataclasses.replace(
+            profile, split_buckets=tuple(zip(names, args.splits, strict=True)))
     data_root = args.input or config.default_data_root(profile)
     if not data_root.is_dir():
         raise exits.UsageError(f"--input {data_root}: not a directory")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 from tfx import v1 as tfx
 
+from components import cohort
 from components.baseline import ServedBaseline
 from components.evaluator import Evaluator
 from components.idc.example_gen import IdcExampleGen
@@ -160,7 +161,8 @@ def create_pipeline(
     """
     example_gen = _example_gen(profile, data_root)
     split_check = SplitCheck(
-        examples=example_gen.outputs["examples"], partition_key=profile.partition_key
+        examples=example_gen.outputs["examples"], partition_key=profile.partition_key,
+        label_key=profile.label_key,
     )
     schema_gen = SchemaImporter(
         schema_file=str(profile.schema_file), schema_fingerprint=fingerprint(profile.schema_file)
@@ -174,7 +176,8 @@ def create_pipeline(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
     gate = ValidationGate(
-        anomalies=example_validator.outputs["anomalies"], split_proof=split_check.outputs["proof"]
+        anomalies=example_validator.outputs["anomalies"], split_proof=split_check.outputs["proof"],
+        requirements=cohort.requirements(profile),
     )
     with gate_passed(gate):
         transform = tfx.components.Transform(

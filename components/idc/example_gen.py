@@ -8,6 +8,10 @@ Memory stays flat with the archive's size: only the patches' file paths are ever
 TFX's own split writer reshuffles the examples themselves, which a DirectRunner holds in
 memory whole (about 23 KB a patch); here the paths are put in a hashed order before any
 patch is read, so the examples stream to disk already mixed across patients.
+
+Splits are whole patients in the output config's proportions, assigned from the top-level
+listing before any patch is read (components/split_assignment.py): hashing each patient
+into a bucket on its own left a split empty on a small cohort.
 """
 
 import hashlib
@@ -32,6 +36,7 @@ from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
 
 from components.idc.archive import MIRROR_DIR, is_patient_dir, parse_patch_name
+from components.split_assignment import assign
 from pipeline.config import IDC_LABEL, IDC_PATCH_SIZE, IDC_PATIENT
 
 COUNTS_FILE = "ingestion_counts.json"
@@ -65,6 +70,12 @@ def top_level(root: str) -> list[tuple[str, str]]:
         else:
             entries.append(("stray", path))  # .DS_Store, __MACOSX/, anything else
     return entries
+
+
+def patient_classes(entries: list[tuple[str, str]]) -> dict[str, bool]:
+    """Patient id -> whether it has a class-1 folder, from one look into each patient."""
+    return {os.path.basename(path): tf.io.gfile.isdir(os.path.join(path, "1"))
+            for kind, path in entries if kind == "patient"}
 
 
 def list_entry(entry: tuple[str, str]):
@@ -148,6 +159,10 @@ class _ReadPatch(beam.DoFn):
             yield beam.pvalue.TaggedOutput(self.COUNTS, GlobalWindows.windowed_value(counted))
 
 
+def _split_index(example: tf.train.Example, _: int, index: dict[str, int]) -> int:
+    return index[example.features.feature[IDC_PATIENT].bytes_list.value[0].decode()]
+
+
 def summarise(counts: dict[str, int]) -> dict:
     """The ingestion counts as recorded, from how often each count key was emitted."""
     patients = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("patient:")}
@@ -160,11 +175,10 @@ def summarise(counts: dict[str, int]) -> dict:
 @beam.ptransform_fn
 @beam.typehints.with_input_types(beam.Pipeline)
 @beam.typehints.with_output_types(tf.train.Example)
-def _ArchiveToExample(pipeline, exec_properties, split_pattern, counts_dir):  # noqa: N802
-    root = exec_properties[specs.INPUT_BASE_KEY]
+def _ArchiveToExample(pipeline, entries, counts_dir):  # noqa: N802
     patients, others = (
         pipeline
-        | "TopLevel" >> beam.Create(top_level(root))
+        | "TopLevel" >> beam.Create(entries)
         | "ListFiles" >> beam.FlatMap(list_entry)
         | "ByKind" >> beam.Partition(lambda item, _: int(item[0] != "patient"), 2)
     )
@@ -237,13 +251,24 @@ class Executor(BaseExampleGenExecutor):
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(examples, "tfrecords_gzip")
 
+    def GenerateExamplesByBeam(self, pipeline, exec_properties):  # noqa: N802
+        """Split name -> its examples; whole patients per split, not hashed (see top)."""
+        output_config = proto_utils.json_to_proto(
+            exec_properties[specs.OUTPUT_CONFIG_KEY], example_gen_pb2.Output())
+        weights = [(s.name, s.hash_buckets) for s in output_config.split_config.splits]
+        self._entries = top_level(exec_properties[specs.INPUT_BASE_KEY])
+        names = [name for name, _ in weights]
+        index = {patient: names.index(split)
+                 for patient, split in assign(patient_classes(self._entries), weights).items()}
+        parts = (
+            pipeline
+            | "InputToRecord" >> self.GetInputSourceToExamplePTransform()
+            | "SplitByPatient" >> beam.Partition(_split_index, len(names), index)
+        )
+        return {name: parts[i] for i, name in enumerate(names)}
+
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:  # noqa: N802
-        counts_dir = self._counts_dir
-
-        def transform(exec_properties, split_pattern):
-            return _ArchiveToExample(exec_properties, split_pattern, counts_dir)
-
-        return transform
+        return _ArchiveToExample(self._entries, self._counts_dir)
 
 
 class IdcExampleGen(FileBasedExampleGen):

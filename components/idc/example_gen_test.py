@@ -11,8 +11,15 @@ from PIL import Image
 from tfx import v1 as tfx
 
 from components.idc.archive import MIRROR_DIR, parse_patch_name
-from components.idc.example_gen import Executor, NoUsablePatchError, read_counts
+from components.idc.example_gen import (
+    Executor,
+    NoUsablePatchError,
+    patient_classes,
+    read_counts,
+    top_level,
+)
 from components.idc.synth import manifest_path, synthesize
+from components.split_assignment import assign
 from components.split_check import check_splits
 
 SPLITS = [("train", 8), ("eval", 1), ("test", 1)]
@@ -108,13 +115,20 @@ def test_examples_are_the_files_as_stored(generated):
     assert not any(MIRROR_DIR in n for n in seen)
 
 
-def test_splits_are_disjoint_by_patient(generated):
-    _, examples, _, splits = generated
+def test_splits_hold_whole_patients_as_assigned_and_none_is_empty(generated):
+    root, examples, _, splits = generated
     examples.split_names = json.dumps([s for s, _ in SPLITS])
-    proof = check_splits(examples, "patient_id")
+    proof = check_splits(examples, "patient_id", "label")
     assert proof["disjoint"]
-    assert sum(s["partitions"] for s in proof["splits"].values()) == 8
-    assert len(splits["train"]) > len(splits["eval"])
+    # 8 patients at 8/1/1: hash buckets had left a split empty; assigned, it is 6/1/1.
+    assert [proof["splits"][s]["partitions"] for s, _ in SPLITS] == [6, 1, 1]
+    assigned = assign(patient_classes(top_level(str(root))), SPLITS)
+    for split, examples_of_split in splits.items():
+        patients = {e.features.feature["patient_id"].bytes_list.value[0].decode()
+                    for e in examples_of_split}
+        assert patients == {p for p, s in assigned.items() if s == split}
+        assert proof["splits"][split]["positive_partitions"] == proof["splits"][split][
+            "partitions"]  # every generated patient has positive patches
 
 
 def test_a_tree_without_usable_patches_is_refused(tmp_path):

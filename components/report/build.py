@@ -108,7 +108,9 @@ def data_section(inputs: Inputs, profile: Profile, history_dir: str, last: dict 
         "features": data.features(statistics),
         "statistics_uri": inputs.statistics.uri,
         "schema": _schema_section(inputs, text, last, history_dir),
-        "gate": {"passed": verdict["passed"], "leaks": verdict["leaks"]},
+        "gate": {"passed": verdict["passed"], "leaks": verdict["leaks"],
+                 "cohort": verdict.get("cohort", []),
+                 "blessing_evidence": verdict.get("blessing_evidence")},
         "anomalies": anomalies.from_verdict(verdict),
         "drift": _drift_section(statistics, schema, history_dir, span),
     }

@@ -23,7 +23,9 @@ def decide(data_part: dict, model_part: dict, *, blessing, pushed) -> dict:
             f"[{split}] {a['feature']}: {a['short_description']} - {a['meaning']}"
             for split, entries in data_part["anomalies"].items() for a in entries
         ] + [f"{pair}: {len(ids)} shared {data_part['splits']['partition_key']} value(s)"
-             for pair, ids in data_part["gate"]["leaks"].items()]
+             for pair, ids in data_part["gate"]["leaks"].items()
+        ] + [f"[{p['split'] or 'data'}] {p['message']}"
+             for p in data_part["gate"].get("cohort", [])]
         return {"status": REJECTED, "blessed": None, "pushed": False, "reasons": reasons,
                 "summary": "The validation gate rejected the data; no model was trained."}
     if blessing is None or not model_part.get("trained"):

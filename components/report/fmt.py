@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+UNDEFINED = "undefined"
+
 METRIC_NAMES = {
     "auc": "AUC (ROC)",
     "sensitivity": "Sensitivity (recall)",
@@ -18,6 +20,14 @@ METRIC_NAMES = {
 }
 
 
+def metric(value, digits: int = 3) -> str:
+    """A metric's value; None (the report's JSON has no NaN) is a metric with no defined
+    value, such as a sensitivity with no positives, never 0."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return UNDEFINED
+    return num(value, digits)
+
+
 def num(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
@@ -30,7 +40,7 @@ def num(value, digits: int = 3) -> str:
 def interval(entry: dict, digits: int = 3) -> str:
     """'0.937 [0.85, 1.00]' for an estimate with its bootstrap interval."""
     if entry.get("value") is None:
-        return "n/a"
+        return UNDEFINED
     if entry.get("low") is None:
         return f"{num(entry['value'], digits)} [no interval]"
     return (f"{num(entry['value'], digits)} "
@@ -39,7 +49,7 @@ def interval(entry: dict, digits: int = 3) -> str:
 
 def signed_interval(entry: dict, digits: int = 3) -> str:
     if entry.get("value") is None:
-        return "n/a"
+        return UNDEFINED
     text = f"{entry['value']:+.{digits}f}"
     if entry.get("low") is None:
         return text

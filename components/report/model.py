@@ -47,6 +47,7 @@ def _split_section(scores: metrics.Scores, review: Review, baseline) -> dict:
         "examples": len(scores),
         "positives": int(np.sum(scores.labels == 1)),
         "partitions": int(np.unique(scores.groups).size),
+        "positive_partitions": int(np.unique(scores.groups[scores.labels == 1]).size),
         "metrics": estimates,
         "confusion": confusion,
         "roc": metrics.thin(metrics.roc_points(scores), review.curve_points),

@@ -167,6 +167,8 @@ def build(report: dict, profile) -> dict:
             "decision_threshold": model.get("threshold"),
             "variation": model.get("bootstrap", {}).get("method"),
             "test": _metric_rows(test) if test else [],
+            # How many patients, and positives, the test figures stand on.
+            "rests_on": data["gate"].get("blessing_evidence"),
         },
         "evaluation_data": {
             "description": text["data"],

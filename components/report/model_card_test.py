@@ -5,13 +5,17 @@ import pytest
 from components.report import model_card
 from pipeline.config import IDC, WDBC
 
+EVIDENCE = {"split": "test", "patients": 57, "positive_patients": 21, "examples": 57,
+            "positives": 21}
+
 
 def _report(model: dict) -> dict:
     return {
         "run": {"pipeline": "bcpipe-wdbc", "generated_at": "2026-11-24T00:00:00+00:00"},
         "decision": {"status": "blessed", "version": 7},
         "lineage": {"code_version": "abc123"},
-        "data": {"class_balance": {"train": {"1": 170}, "eval": {"1": 21}, "test": {"1": 21}}},
+        "data": {"class_balance": {"train": {"1": 170}, "eval": {"1": 21}, "test": {"1": 21}},
+                 "gate": {"blessing_evidence": EVIDENCE}},
         "model": model,
     }
 
@@ -35,6 +39,7 @@ def test_card_describes_the_networks_the_model_was_trained_with_not_the_config()
     assert details["operating_threshold"] == 0.31 and details["version"] == 7
     assert card["training_data"]["split"] == {"1": 170}
     assert "train" not in card["evaluation_data"]["splits"]
+    assert card["metrics"]["rests_on"] == EVIDENCE
 
 
 def test_one_network_is_described_as_one():

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from components.cohort import describe_evidence
 from components.report import page_data, page_model
 from components.report.blocks import Heading, Items, Para, Section, Table
 from components.report.decision import TONE
-from components.report.fmt import METRIC_NAMES, interval, num, pass_fail, short_hash
+from components.report.fmt import METRIC_NAMES, interval, metric, num, pass_fail, short_hash
 
 
 def title(report: dict) -> str:
@@ -22,6 +23,14 @@ def _bound(t: dict) -> str:
     return f"change vs baseline {sign} {t['absolute']}"
 
 
+def _evidence(gate: dict) -> list[list[str]]:
+    """What the blessing split's figures rest on (reports from before it was recorded: none)."""
+    evidence = gate.get("blessing_evidence")
+    if not evidence:
+        return []
+    return [[f"figures on the {evidence['split']} split rest on", describe_evidence(evidence)]]
+
+
 def _decision(report: dict) -> Section:
     decision, run, model = report["decision"], report["run"], report["model"]
     blocks = [
@@ -31,6 +40,7 @@ def _decision(report: dict) -> Section:
         Table(["item", "value"], [
             ["pipeline", run["pipeline"]], ["run", run["run_id"]],
             ["report generated", run["generated_at"]], ["span", str(report["data"]["span"])],
+            *_evidence(report["data"]["gate"]),
             ["code version", report["lineage"]["code_version"]],
             ["pushed to", decision.get("destination") or "not pushed"],
         ], caption="This run"),
@@ -38,7 +48,7 @@ def _decision(report: dict) -> Section:
     if model["trained"] and model["tfma"]:
         blocks.append(Table(
             ["metric", "output", "threshold", f"value on {model['tfma']['split']}", "result"],
-            [[t["metric"], t["output"], _bound(t), num(t["value"], 4), pass_fail(t["passed"])]
+            [[t["metric"], t["output"], _bound(t), metric(t["value"], 4), pass_fail(t["passed"])]
              for t in model["tfma"]["thresholds"]],
             caption=f"Every threshold TFMA applied ({model['tfma']['split']} split)",
         ))
@@ -65,7 +75,9 @@ def _card(card: dict) -> Section:
         Table(["metric (test split)", "value [interval]"],
               [[METRIC_NAMES[r["metric"]], interval(r)] for r in metrics["test"]],
               caption=f"Decision threshold {num(metrics['decision_threshold'], 4)}; "
-                      f"variation: {metrics['variation']}")
+                      f"variation: {metrics['variation']}"
+                      + (f"; on {describe_evidence(metrics['rests_on'])}"
+                         if metrics.get("rests_on") else ""))
         if metrics["test"] else Para("No model: no metrics."),
         Heading("Evaluation data"), Para(card["evaluation_data"]["description"]),
         Table(["split", "examples", "positives"],
@@ -76,7 +88,7 @@ def _card(card: dict) -> Section:
              f" examples, {num(card['training_data']['split']['positives'])} positives."),
         Heading("Quantitative analyses"),
         Items([f"{r['split']} {r['slice']}: {num(r['examples'])} examples, accuracy "
-               f"{num(r['accuracy'])}, sensitivity {num(r['sensitivity'])}"
+               f"{metric(r['accuracy'])}, sensitivity {metric(r['sensitivity'])}"
                for r in card["quantitative_analyses"]["worst_slices"]]
               or ["no model evaluated"]),
         Heading("Ethical considerations"), Items(card["ethical_considerations"]),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from components.report import svg
 from components.report.blocks import Figures, Heading, Para, Section, Table
-from components.report.fmt import METRIC_NAMES, interval, num, pass_fail, signed_interval
+from components.report.fmt import METRIC_NAMES, interval, metric, num, pass_fail, signed_interval
 from components.report.metrics import METRICS
 
 
@@ -24,11 +24,13 @@ def _metrics_table(model: dict) -> Table:
                 interval(model["splits"][s]["metrics"][name]),
                 _exact(model["splits"][s]["metrics"][name])))]
             for name in METRICS]
-    counts = [["examples / positives / " + model["bootstrap"]["unit"] + " values",
+    unit = model["bootstrap"]["unit"]
+    counts = [[f"examples / positives / {unit} values / {unit} values with a positive",
                *(cell for s in splits for cell in (
                    f"{num(model['splits'][s]['examples'])} / "
                    f"{num(model['splits'][s]['positives'])} / "
-                   f"{num(model['splits'][s]['partitions'])}", ""))]]
+                   f"{num(model['splits'][s]['partitions'])} / "
+                   f"{num(model['splits'][s]['positive_partitions'])}", ""))]]
     confidence = round(model["bootstrap"]["confidence"] * 100)
     headers = [h for s in splits for h in (f"{s} [{confidence}% bootstrap]",
                                              f"{s} counts [exact binomial]")]
@@ -84,7 +86,7 @@ def _cross_check(model: dict) -> list:
     if not model["cross_check"]:
         return [Para("No TFMA evaluation to check against.", tone="warn")]
     split = model["tfma"]["split"]
-    rows = [[r["metric"], num(r["report"], 6), num(r["tfma"], 6), num(r["tolerance"], 6),
+    rows = [[r["metric"], metric(r["report"], 6), metric(r["tfma"], 6), num(r["tolerance"], 6),
              ("n/a", "") if r["agree"] is None else pass_fail(r["agree"])]
             for r in model["cross_check"]]
     disagree = [r["metric"] for r in model["cross_check"] if r["agree"] is False]
@@ -126,11 +128,11 @@ def _baseline(model: dict) -> list:
     for split, part in model["splits"].items():
         for name in METRICS:
             m = part["metrics"][name]
-            rows.append([split, METRIC_NAMES[name], num(m["value"]),
-                         num(m["baseline"]["value"]), signed_interval(m["change"])])
+            rows.append([split, METRIC_NAMES[name], metric(m["value"]),
+                         metric(m["baseline"]["value"]), signed_interval(m["change"])])
     tfma = model["tfma"]["metrics"] if model["tfma"] else {}
-    tfma_rows = [[k, num(v, 4), num(tfma.get("baseline", {}).get(k), 4),
-                  num(tfma.get("change", {}).get(k), 4)]
+    tfma_rows = [[k, metric(v, 4), metric(tfma.get("baseline", {}).get(k), 4),
+                  metric(tfma.get("change", {}).get(k), 4)]
                  for k, v in sorted(tfma.get("candidate", {}).items())]
     return [
         Para(f"Baseline: version {served} as served when the run started "
@@ -149,8 +151,8 @@ def _operating_point(model: dict) -> Para:
         f"Operating threshold {num(model['threshold'], 4)}: chosen to reach a "
         f"sensitivity of {num(point.get('target_sensitivity'))} on the {point.get('chosen_on')} "
         f"split when the model was trained (there: sensitivity "
-        f"{num(point.get('eval_sensitivity'))}, specificity "
-        f"{num(point.get('eval_specificity'))}). P(malignant) at or above it is reported "
+        f"{metric(point.get('eval_sensitivity'))}, specificity "
+        f"{metric(point.get('eval_specificity'))}). P(malignant) at or above it is reported "
         f"as malignant."
     )
 
