@@ -214,8 +214,9 @@ def test_data_numbers_equal_what_tfdv_and_split_check_wrote(runs):
         proof = json.load(handle)
     assert data["splits"]["disjoint"] is True and set(data["splits"]["overlaps"].values()) == {0}
     for split, counts in proof["splits"].items():
-        assert data["splits"]["splits"][split] == {"examples": counts["examples"],
-                                                   "partitions": counts["partitions"]}
+        assert data["splits"]["splits"][split] == {
+            "examples": counts["examples"], "partitions": counts["partitions"],
+            "positive_partitions": counts["positive_partitions"]}
     assert data["span"] == 1 and data["schema"]["last_run"] is None
 
 

@@ -130,7 +130,8 @@ def splits(proof: dict) -> dict:
     return {
         "partition_key": proof["partition_key"],
         "splits": {
-            name: {"examples": s["examples"], "partitions": s["partitions"]}
+            name: {"examples": s["examples"], "partitions": s["partitions"],
+                   "positive_partitions": s["positive_partitions"]}
             for name, s in proof["splits"].items()
         },
         "overlaps": {pair: len(shared) for pair, shared in proof["overlaps"].items()},

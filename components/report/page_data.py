@@ -14,11 +14,13 @@ def _splits(data: dict) -> list:
     for split, balance in data["class_balance"].items():
         counts = data["splits"]["splits"][split]
         rows.append([split, num(counts["examples"]), num(counts["partitions"]),
-                     num(balance.get("positives")), num(balance.get("positive_fraction"))])
+                     num(counts["positive_partitions"]), num(balance.get("positives")),
+                     num(balance.get("positive_fraction"))])
     overlaps = data["splits"]["overlaps"]
     proof = ", ".join(f"{pair}: {n}" for pair, n in overlaps.items())
     blocks = [
-        Table(["split", "examples", f"{key} values", f"{data['label_key']} = 1",
+        Table(["split", "examples", f"{key} values",
+               f"{key} values with {data['label_key']} = 1", f"{data['label_key']} = 1",
                "share of 1"], rows, caption="Examples per split (SplitCheck, TFDV)"),
         Para(
             f"Zero-overlap proof: no {key} value is in two splits ({proof})."
