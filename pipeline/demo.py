@@ -13,13 +13,13 @@ import time
 from pathlib import Path
 
 from components.idc.archive import parse_patch_name
-from components.idc.example_gen import image_size
 from components.idc.synth import manifest_path, synthesize
 from components.wdbc.importer import CANONICAL_FILE, SPAN_PREFIX, next_span
 from pipeline import config, exits
 from pipeline.local_runner import report_html, run_pipeline, summary
 from pipeline.run_paths import RunPaths
 from serving import inputs, layout, smoke
+from serving.input_checks import patch_problem
 
 # Worst last: what the demo's one exit code says when its parts end differently.
 _SEVERITY = (exits.EXIT_OK, exits.EXIT_NOT_BLESSED, exits.EXIT_REJECTED, exits.EXIT_FAILURE)
@@ -63,7 +63,7 @@ def idc_samples(archive: Path, per_class: int) -> inputs.Batch:
         found = (
             path for path in sorted(archive.glob(f"*/{label}/*.png"))
             if (name := parse_patch_name(path.name)) is not None and name.label == label
-            and image_size(path.read_bytes()) is not None
+            and patch_problem(path.read_bytes()) is None
         )
         chosen += itertools.islice(found, per_class)
     return inputs.png_files(chosen)

@@ -215,6 +215,9 @@ _INGESTION_LABELS = {
     "mirror_skipped": "mirror copies skipped",
     "empty_skipped": "empty files skipped",
     "undecodable_skipped": "undecodable files skipped",
+    "oversized_skipped": "larger than 50x50 skipped",
+    "not_8bit_skipped": "not 8-bit skipped",
+    "unreadable_skipped": "unreadable files skipped",
     "class_mismatch_skipped": "class mismatches skipped",
     "stray_ignored": "stray files ignored",
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import io
 import struct
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import tensorflow as tf
 from PIL import Image
@@ -36,22 +37,43 @@ def _size_problem(width, height) -> list:
     return [width, "x", height, f" pixels; patches are at most {IDC_PATCH_SIZE}x{IDC_PATCH_SIZE}"]
 
 
-def patch_problem(content: bytes) -> str | None:
-    """Why a patch is refused, or None when ingestion would keep it and a model accepts it."""
+@dataclass(frozen=True)
+class Problem:
+    """Why a patch is refused: `kind` for counting (ingestion), `text` for people."""
+
+    kind: str
+    text: str
+
+
+# Problem kinds, most basic first.
+EMPTY_FILE, NOT_A_PNG, BIT_DEPTH_KIND, OVERSIZED, UNDECODABLE = (
+    "empty", "not_png", "bit_depth", "oversized", "undecodable"
+)
+
+
+def png_size(content: bytes) -> tuple[int, int]:
+    """(height, width) from a PNG's header."""
+    width, height = struct.unpack(">II", content[16:24])
+    return height, width
+
+
+def patch_problem(content: bytes) -> Problem | None:
+    """Why a patch is refused, or None when ingestion keeps it and a model accepts it."""
     if not content:
-        return EMPTY
+        return Problem(EMPTY_FILE, EMPTY)
     if not content.startswith(PNG_SIGNATURE) or content[12:16] != _IHDR:
-        return NOT_PNG
-    width, height, depth = struct.unpack(">IIB", content[16:_HEADER_BYTES])
+        return Problem(NOT_A_PNG, NOT_PNG)
+    height, width = png_size(content)
+    depth = content[24]
     if depth != BIT_DEPTH:
-        return "".join(map(str, _bit_depth_problem(depth)))
+        return Problem(BIT_DEPTH_KIND, "".join(map(str, _bit_depth_problem(depth))))
     if not (0 < width <= IDC_PATCH_SIZE and 0 < height <= IDC_PATCH_SIZE):
-        return "".join(map(str, _size_problem(width, height)))
+        return Problem(OVERSIZED, "".join(map(str, _size_problem(width, height))))
     try:
         with Image.open(io.BytesIO(content)) as image:
             image.load()
     except Exception:  # noqa: BLE001 - PIL raises many kinds for a broken file
-        return "a PNG that does not decode (truncated or corrupt)"
+        return Problem(UNDECODABLE, "a PNG that does not decode (truncated or corrupt)")
     return None
 
 

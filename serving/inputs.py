@@ -95,5 +95,5 @@ def png_files(paths: Sequence[Path]) -> Batch:
             keys.append(str(path))
             data.append(content)
         else:
-            refused[str(path)] = problem
+            refused[str(path)] = problem.text
     return Batch("file", keys, {IMAGE_INPUT: np.array(data, dtype=object)}, refused)

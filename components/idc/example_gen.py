@@ -15,7 +15,6 @@ into a bucket on its own left a split empty on a small cohort.
 """
 
 import hashlib
-import io
 import json
 import os
 from collections import Counter
@@ -23,7 +22,6 @@ from collections import Counter
 import apache_beam as beam
 import tensorflow as tf
 from apache_beam.transforms.window import GlobalWindows
-from PIL import Image
 from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.example_gen import write_split
 from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
@@ -38,10 +36,20 @@ from tfx.utils import proto_utils
 from components.idc.archive import MIRROR_DIR, is_patient_dir, parse_patch_name
 from components.split_assignment import assign
 from pipeline.config import IDC_LABEL, IDC_PATCH_SIZE, IDC_PATIENT
+from serving import input_checks
 
 COUNTS_FILE = "ingestion_counts.json"
 COUNT_KEYS = ("patches_kept", "small_kept", "mirror_skipped", "empty_skipped",
-              "undecodable_skipped", "class_mismatch_skipped", "stray_ignored")
+              "undecodable_skipped", "oversized_skipped", "not_8bit_skipped",
+              "unreadable_skipped", "class_mismatch_skipped", "stray_ignored")
+# Where a patch the serving contract refuses is counted (serving/input_checks.py).
+_SKIPPED_AS = {
+    input_checks.EMPTY_FILE: "empty_skipped",
+    input_checks.NOT_A_PNG: "undecodable_skipped",
+    input_checks.UNDECODABLE: "undecodable_skipped",
+    input_checks.OVERSIZED: "oversized_skipped",
+    input_checks.BIT_DEPTH_KIND: "not_8bit_skipped",
+}
 # Beam writes its combined counts here (inside the artifact) before Do() folds them in.
 _STAGED_COUNTS = "_counts"
 
@@ -51,7 +59,20 @@ class NoUsablePatchError(ValueError):
 
 
 def _walk_files(path: str):
-    for directory, _, files in tf.io.gfile.walk(path):
+    """Every file below `path`. On a local disk a symlinked folder is followed once: one
+    that leads back to a folder already walked (a loop) is not entered again. A link that
+    leads nowhere is listed as a file, and reading it fails (counted as unreadable)."""
+    if "://" in path:  # object stores have no links
+        walk = tf.io.gfile.walk(path)
+    else:
+        walk = os.walk(path, followlinks=True)
+    seen = set()
+    for directory, subdirectories, files in walk:
+        real = os.path.realpath(directory)
+        if real in seen:
+            subdirectories[:] = []
+            continue
+        seen.add(real)
         for name in files:
             yield os.path.join(directory, name)
 
@@ -79,9 +100,11 @@ def patient_classes(entries: list[tuple[str, str]]) -> dict[str, bool]:
 
 
 def list_entry(entry: tuple[str, str]):
-    """(kind, file) for every file below one top-level entry."""
+    """(kind, file) for every file below one top-level entry; a stray link is one stray,
+    wherever it leads (to the root itself, say)."""
     kind, path = entry
-    files = _walk_files(path) if tf.io.gfile.isdir(path) else [path]
+    walked = tf.io.gfile.isdir(path) and not (kind == "stray" and os.path.islink(path))
+    files = _walk_files(path) if walked else [path]
     for file in files:
         yield (kind, file)
 
@@ -89,18 +112,6 @@ def list_entry(entry: tuple[str, str]):
 def hashed_order(files: list[tuple[str, str]]):
     """The files in an order unrelated to patient or class, the same on every run."""
     yield from sorted(files, key=lambda item: hashlib.sha1(item[1].encode()).digest())
-
-
-def image_size(content: bytes) -> tuple[int, int] | None:
-    """(height, width) of a fully decodable PNG, else None."""
-    try:
-        with Image.open(io.BytesIO(content)) as image:
-            if image.format != "PNG":
-                return None
-            image.load()
-            return image.height, image.width
-    except Exception:  # noqa: BLE001 - PIL raises many kinds for a broken file
-        return None
 
 
 def _example(content: bytes, patient: str, x: int, y: int, label: int, size) -> tf.train.Example:
@@ -125,13 +136,16 @@ def read_patch(kind: str, path: str) -> tuple[list[str], tf.train.Example | None
         return ["stray_ignored"], None
     if int(relative[1]) != name.label or relative[0] != name.patient:
         return ["class_mismatch_skipped"], None
-    with tf.io.gfile.GFile(path, "rb") as handle:
-        content = handle.read()
-    if not content:
-        return ["empty_skipped"], None
-    size = image_size(content)
-    if size is None:
-        return ["undecodable_skipped"], None
+    try:
+        with tf.io.gfile.GFile(path, "rb") as handle:
+            content = handle.read()
+    except (OSError, tf.errors.OpError):  # a dangling or looping link, no permission
+        return ["unreadable_skipped"], None
+    problem = input_checks.patch_problem(content)
+    if problem is not None:
+        return [_SKIPPED_AS[problem.kind]], None
+    # Kept patches are at most 50x50 (the serving contract); an edge one is smaller.
+    size = input_checks.png_size(content)
     counts = ["patches_kept", f"patient:{name.patient}"]
     if size != (IDC_PATCH_SIZE, IDC_PATCH_SIZE):
         counts.append("small_kept")
