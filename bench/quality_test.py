@@ -1,5 +1,5 @@
 """bench/quality.py at smoke size: three result files with sane metrics, two seeds on every
-fold (no target checked)."""
+fold, the accuracy paired with LR's fold by fold (no target checked)."""
 
 
 import pytest
@@ -18,8 +18,8 @@ def test_quick_cross_validation_writes_one_result_per_target(run_quick):
         assert 0 <= result["value"] <= 1 and 0 <= result["baseline"] <= 1
     auc = written["quality_auc"]
     assert auc["target"] == 1.0 and auc["ratio"] == pytest.approx(auc["value"] / auc["baseline"])
-    for name, target in (("quality_accuracy", 0.975), ("quality_sensitivity", 0.96)):
-        assert written[name]["target"] == target and written[name]["ratio"] == written[name]["value"]
+    sensitivity = written["quality_sensitivity"]
+    assert sensitivity["target"] == 0.96 and sensitivity["ratio"] == sensitivity["value"]
 
     details = auc["details"]
     assert (details["folds"], details["repeats"], details["fits"]) == (3, 1, 6)
@@ -42,6 +42,22 @@ def test_quick_cross_validation_writes_one_result_per_target(run_quick):
         assert summary["model"][metric]["mean"] == pytest.approx(sum(means) / len(means))
         assert details["model_seed_range"][metric] == pytest.approx(max(means) - min(means))
     assert written["quality_accuracy"]["value"] == summary["model"]["accuracy"]["mean"]
+
+    # Accuracy: the model's per-fold mean over the seeds, paired with LR's on the same fold.
+    per_fold = details["per_fold"]
+    model_folds = per_fold["model"]["accuracy"]
+    lr_folds = per_fold["logistic_regression"]["accuracy"]
+    assert len(model_folds) == len(lr_folds) == 3
+    assert sum(lr_folds) / 3 == pytest.approx(summary["logistic_regression"]["accuracy"]["mean"])
+    assert sum(model_folds) / 3 == pytest.approx(summary["model"]["accuracy"]["mean"])
+    differences = [m - b for m, b in zip(model_folds, lr_folds, strict=True)]
+    mean = sum(differences) / 3
+    se = (sum((d - mean) ** 2 for d in differences) / 2) ** 0.5 / 3 ** 0.5
+    paired = details["accuracy_paired"]
+    assert paired == pytest.approx({"difference": mean, "standard_error": se, "folds": 3})
+    accuracy = written["quality_accuracy"]
+    assert accuracy["target"] == -1.0 and accuracy["ratio"] == pytest.approx(mean / se)
+    assert accuracy["met"] == (mean >= -se)
 
     swept = details["model_fixed_thresholds"]
     at = swept["by_threshold"]
