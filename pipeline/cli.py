@@ -1,7 +1,9 @@
 """`bcpipe`: the one command-line entry point.
 
-Exit codes: 0 done (model pushed), 1 failure, 2 usage error, 3 data rejected by validation,
-4 model not blessed. Heavy modules are imported inside the handlers so `--help` is instant.
+Exit codes (pipeline/exits.py): 0 done (model pushed), 1 failure, 2 usage error, 3 data
+rejected by validation, 4 model not blessed, 130 interrupted. An ordinary mistake or situation
+is told in one line, never as a traceback. Heavy modules are imported inside the handlers
+so `--help` is instant.
 """
 
 from __future__ import annotations
@@ -99,6 +101,23 @@ def _kubeflow(module: str):
     return handler
 
 
+def existing_file(text: str) -> Path:
+    """An argument naming a file that must be there to be read."""
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(
+            f"{text}: {'a directory, not a file' if path.is_dir() else 'no such file'}")
+    return path
+
+
+def folder(text: str) -> Path:
+    """An argument naming a folder to write into: made if missing, never a file."""
+    path = Path(text)
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text}: a file, not a folder")
+    return path
+
+
 def _compile_arguments(parser: argparse.ArgumentParser) -> None:
     """What `compile kubeflow` and `submit` both need to build the pipeline package."""
     from pipeline.config import BEAM_RUNNERS
@@ -135,20 +154,20 @@ def build_parser() -> argparse.ArgumentParser:
         dest="data_command", required=True, metavar="DATA_COMMAND"
     )
     wdbc = data.add_parser("import-wdbc", help="normalise a WDBC file into a new span")
-    wdbc.add_argument("src", nargs="?", type=Path, help="wdbc.data or data.csv")
-    wdbc.add_argument("--into", type=Path, required=True, help="data root; spans go below")
+    wdbc.add_argument("src", nargs="?", type=existing_file, help="wdbc.data or data.csv")
+    wdbc.add_argument("--into", type=folder, required=True, help="data root; spans go below")
     wdbc.add_argument("--sklearn", action="store_true", help="use scikit-learn's copy")
-    wdbc.set_defaults(handler=_data_import_wdbc)
+    wdbc.set_defaults(command_parser=wdbc, handler=_data_import_wdbc)
 
     synth = data.add_parser("synth-idc", help="write an IDC-shaped archive with its quirks")
-    synth.add_argument("out", type=Path)
+    synth.add_argument("out", type=folder)
     synth.add_argument("--patients", type=int, default=20)
     synth.add_argument("--per-patient", type=int, default=100)
     synth.add_argument("--total", type=int,
                        help="this many patches spread unevenly over the patients "
                             "(instead of --per-patient)")
     synth.add_argument("--seed", type=int, default=0)
-    synth.set_defaults(handler=_data_synth_idc)
+    synth.set_defaults(command_parser=synth, handler=_data_synth_idc)
 
     run = sub.add_parser("run", help="run a pipeline on this machine (LocalDagRunner)")
     run.add_argument("pipeline", choices=["wdbc", "idc"])
@@ -159,18 +178,18 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--splits", type=split_proportions, metavar="TRAIN,EVAL,TEST",
                      help="proportions of the splits, e.g. 6,2,2 (default: the profile's)")
     run.add_argument("--no-cache", action="store_true", help="execute every component")
-    run.set_defaults(handler=_run)
+    run.set_defaults(command_parser=run, handler=_run)
 
     demo = sub.add_parser("demo", help="run everything on the bundled data")
     demo.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
-    demo.set_defaults(handler=_demo)
+    demo.set_defaults(command_parser=demo, handler=_demo)
 
     report = sub.add_parser("report", help="render a run's review report again")
     report.add_argument("--pipeline", required=True, choices=["wdbc", "idc"])
     report.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     report.add_argument("--run", default="latest", help="a run id, or latest")
-    report.add_argument("--out", type=Path, required=True, help="directory to write into")
-    report.set_defaults(handler=_review("report_main"))
+    report.add_argument("--out", type=folder, required=True, help="directory to write into")
+    report.set_defaults(command_parser=report, handler=_review("report_main"))
 
     lineage = sub.add_parser("lineage", help="trace a pushed model back to its data")
     lineage.add_argument("--model", required=True, help="served model name, e.g. wdbc")
@@ -178,18 +197,18 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     lineage.add_argument("--serving-base", type=Path, help="default: WORK_DIR/serving")
     lineage.add_argument("--json", action="store_true", help="machine-readable output")
-    lineage.set_defaults(handler=_review("lineage_main"))
+    lineage.set_defaults(command_parser=lineage, handler=_review("lineage_main"))
 
     serve = sub.add_parser("serve", help="serve pushed models over TF Serving's gRPC API")
     models = serve.add_mutually_exclusive_group(required=True)
     models.add_argument("--model-base", type=Path, help="one model per sub-directory")
-    models.add_argument("--models-config", type=Path, help="a TF Serving models.config")
+    models.add_argument("--models-config", type=existing_file, help="a TF Serving models.config")
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=SERVING.port, help="0: any free port")
     serve.add_argument("--poll-seconds", type=float, default=SERVING.poll_seconds)
-    serve.add_argument("--tls-cert", type=Path, help="PEM server certificate (with --tls-key)")
-    serve.add_argument("--tls-key", type=Path)
-    serve.set_defaults(handler=_serving("serve"))
+    serve.add_argument("--tls-cert", type=existing_file, help="PEM server certificate (with --tls-key)")
+    serve.add_argument("--tls-key", type=existing_file)
+    serve.set_defaults(command_parser=serve, handler=_serving("serve"))
 
     predict = sub.add_parser("predict", help="query a TF Serving endpoint")
     predict.add_argument("--server", required=True, help="HOST:PORT")
@@ -198,26 +217,26 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--version", type=int)
     pin.add_argument("--version-label")
     source = predict.add_mutually_exclusive_group(required=True)
-    source.add_argument("--csv", type=Path, help="canonical WDBC CSV")
-    source.add_argument("--png", type=Path, nargs="+", help="IDC patches")
+    source.add_argument("--csv", type=existing_file, help="canonical WDBC CSV")
+    source.add_argument("--png", type=existing_file, nargs="+", help="IDC patches")
     predict.add_argument("--signature", choices=["raw", "examples"], default="raw")
     predict.add_argument("--timeout", type=float, default=SERVING.client_timeout_seconds)
-    predict.add_argument("--ca-cert", type=Path, help="PEM CA certificate: use TLS")
-    predict.set_defaults(handler=_serving("predict"))
+    predict.add_argument("--ca-cert", type=existing_file, help="PEM CA certificate: use TLS")
+    predict.set_defaults(command_parser=predict, handler=_serving("predict"))
 
     config = sub.add_parser("serving-config", help="write TF Serving's config files")
     config.add_argument("--model-base", required=True, help="path as the server sees it")
     config.add_argument("--local-base", help="where to read pushed versions (default: model base)")
-    config.add_argument("--out", type=Path, required=True)
-    config.set_defaults(handler=_serving("serving_config"))
+    config.add_argument("--out", type=folder, required=True)
+    config.set_defaults(command_parser=config, handler=_serving("serving_config"))
 
     compile_ = sub.add_parser("compile", help="compile a pipeline for an orchestrator")
     targets = compile_.add_subparsers(dest="compile_target", required=True, metavar="TARGET")
     kubeflow = targets.add_parser("kubeflow", help="Kubeflow Pipelines v2 (or Vertex AI)")
     _compile_arguments(kubeflow)
-    kubeflow.add_argument("--out", type=Path, required=True, help="directory for the package")
+    kubeflow.add_argument("--out", type=folder, required=True, help="directory for the package")
     kubeflow.add_argument("--target", choices=["kfp", "vertex"], default="kfp")
-    kubeflow.set_defaults(handler=_kubeflow("kubeflow_runner"))
+    kubeflow.set_defaults(command_parser=kubeflow, handler=_kubeflow("kubeflow_runner"))
 
     submit = sub.add_parser(
         "submit", help="compile, upload (or add a version) and start a run on Kubeflow Pipelines",
@@ -234,7 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument(
         "--wait", action="store_true", help="wait for the run; exit 0 only if it succeeded"
     )
-    submit.set_defaults(handler=_kubeflow("kubeflow_submit"))
+    submit.set_defaults(command_parser=submit, handler=_kubeflow("kubeflow_submit"))
     return parser
 
 
@@ -244,7 +263,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.handler(args)
     except UsageError as err:
-        parser.error(str(err))
+        args.command_parser.error(str(err))
+    except BrokenPipeError:
+        # The reader stopped reading (`| head`): it had what it wanted. Python would
+        # report the same pipe again when it flushes stdout on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Refused as err:
         print(f"bcpipe: {err}", file=sys.stderr)
         return err.exit_code

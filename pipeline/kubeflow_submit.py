@@ -7,6 +7,7 @@ where every user of the machine could read it (ps) and the shell history would k
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -69,7 +70,28 @@ def upload(client, package: Path, name: str) -> tuple[str, str]:
     return pipeline_id, version.pipeline_version_id
 
 
+@contextlib.contextmanager
+def _answering(host: str):
+    """A host that does not answer, or answers no, in one line rather than the HTTP
+    library's frames."""
+    import urllib3
+    from kfp_server_api.exceptions import ApiException
+
+    try:
+        yield
+    except urllib3.exceptions.HTTPError as err:
+        reason = str(getattr(err, "reason", None) or err).split(">: ")[-1]
+        raise exits.Refused(f"--host {host} does not answer: {reason}") from None
+    except ApiException as err:
+        raise exits.Refused(f"--host {host} answered {err.status} {err.reason}") from None
+
+
 def main(args: argparse.Namespace) -> int:
+    with _answering(args.host):
+        return _submit(args)
+
+
+def _submit(args: argparse.Namespace) -> int:
     name = pipeline_name(config.profile(args.pipeline))
     with tempfile.TemporaryDirectory() as tmp:
         package = compile_from_args(args, out_dir=Path(tmp), target="kfp")

@@ -67,11 +67,21 @@ def _served_version(evaluator: metadata.NodeRun) -> int:
     return metadata.custom_int(baseline[0], "served_version") if baseline else 0
 
 
+# What the Pusher writes into every push record and tracing reads back.
+_RECORD_KEYS = ("model_artifact_id", "blessing_uri", "content_hash")
+
+
 def trace(store, version_dir: str) -> dict:
     """Everything a served version came from, as recorded in the metadata store."""
-    record = layout.push_record(version_dir)
+    try:
+        record = layout.push_record(version_dir)
+    except ValueError as err:
+        raise LineageError(f"{version_dir}: its push record is not JSON ({err})") from None
     if record is None:
         raise LineageError(f"{version_dir} holds no push record: not pushed by bcpipe")
+    missing = [k for k in _RECORD_KEYS if not isinstance(record, dict) or k not in record]
+    if missing:
+        raise LineageError(f"{version_dir}: its push record lacks {', '.join(missing)}")
     (model,) = store.get_artifacts_by_id([record["model_artifact_id"]]) or [None]
     if model is None:
         raise LineageError(f"model artifact {record['model_artifact_id']} is not in this store")

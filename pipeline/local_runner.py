@@ -13,6 +13,7 @@ import datetime
 import fcntl
 import logging
 import os
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ from pipeline.run_paths import RunPaths
 @dataclass
 class RunOutcome:
     exit_code: int
-    run_id: str | None
+    run_id: str
     nodes: dict[str, metadata.NodeRun]
     error: BaseException | None
     log_file: Path
@@ -119,6 +120,23 @@ def _exclusive(paths: RunPaths):
         yield
 
 
+@contextlib.contextmanager
+def _noting_interrupts():
+    """Yields a list that is non-empty once SIGINT arrived. TF turns the KeyboardInterrupt
+    raised inside its ops into a RuntimeError, so the exception alone cannot say."""
+    noted: list[int] = []
+
+    def interrupt(signum, frame):
+        noted.append(signum)
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        yield noted
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def _run_as(pipeline, run_id: str) -> None:
     """LocalDagRunner names a run by the time it starts it, which its caller cannot know;
     bound beforehand, the run id is what reads this run back, and only this run."""
@@ -193,10 +211,10 @@ def run_pipeline(
         # TFX's Beam executors parse sys.argv as absl flags; the host's own arguments (bcpipe's,
         # or pytest's `-v -p ...`) must not reach them.
         argv, sys.argv = sys.argv, sys.argv[:1]
-        with _quiet(log_file, stream):
+        with _quiet(log_file, stream), _noting_interrupts() as interrupted:
             try:
                 _run_as(pipeline, run_id)
-            except Exception as err:  # noqa: BLE001 - every failure is reported, then mapped
+            except BaseException as err:  # noqa: BLE001 - every failure is reported, then mapped
                 logging.exception("pipeline run failed")
                 error = err
             finally:
@@ -204,8 +222,8 @@ def run_pipeline(
         store = metadata.open_store(paths.metadata_path)
         known = run_id in metadata.run_ids(store, paths.pipeline_name)
         nodes = metadata.node_runs(store, run_id) if known else {}
-        return RunOutcome(_exit_code(error, nodes), run_id if known else None, nodes, error,
-                          log_file)
+        code = exits.EXIT_INTERRUPTED if interrupted else _exit_code(error, nodes)
+        return RunOutcome(code, run_id, nodes, error, log_file)
 
 
 _INGESTION_LABELS = {
@@ -254,6 +272,9 @@ def summary(profile: config.Profile, outcome: RunOutcome, paths: RunPaths) -> st
 
         lines.append("DATA REJECTED: the run stopped before Transform; nothing was pushed.")
         lines.append(describe(_verdict(outcome.nodes)))
+    elif outcome.exit_code == exits.EXIT_INTERRUPTED:
+        lines.append("INTERRUPTED: the same command again resumes from the components that "
+                     "finished.")
     elif outcome.error is not None:
         last = str(outcome.error).strip().splitlines()[-1:] or [""]
         lines.append(f"FAILED: {type(outcome.error).__name__}: {last[0]} (details in the log)")
@@ -319,5 +340,8 @@ def main(args: argparse.Namespace) -> int:
         enable_cache=not args.no_cache,
     )
     print(summary(profile, outcome, paths))
+    if outcome.exit_code == exits.EXIT_INTERRUPTED:
+        # What TF's objects say as the interpreter tears them down belongs in the log.
+        sys.stderr = open(outcome.log_file, "a")  # noqa: SIM115 - open until the process ends
     return outcome.exit_code
 

@@ -1,4 +1,7 @@
 import io
+import os
+import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -54,3 +57,40 @@ def test_a_second_run_on_the_same_work_dir_is_refused(tmp_path, capsys):
     # Released with the run: the next one may start.
     with local_runner._exclusive(paths):
         pass
+
+
+@tfx.dsl.components.component
+def Interrupted(out: tfx.dsl.components.OutputArtifact[tfx.types.standard_artifacts.String]) -> None:
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        signal.pause()  # until the handler raises
+    except KeyboardInterrupt:
+        raise RuntimeError("KeyboardInterrupt") from None  # as TF's ops report it
+
+
+def test_an_interrupted_run_says_so_with_its_id_and_log_and_exits_130(tmp_path, capsys,
+                                                                        monkeypatch):
+    paths = _paths(tmp_path)
+
+    def create_pipeline(**kwargs):
+        return tfx.dsl.Pipeline(
+            pipeline_name=kwargs["pipeline_name"], pipeline_root=kwargs["pipeline_root"],
+            components=[Interrupted()],
+            metadata_connection_config=kwargs["metadata_connection_config"],
+        )
+
+    monkeypatch.setattr(local_runner, "create_pipeline", create_pipeline)
+    monkeypatch.setattr(sys, "stderr", sys.stderr)  # main sends what follows to the log
+    code = cli.main(["run", "wdbc", "--work-dir", str(paths.work_dir),
+                     "--serving-base", str(paths.serving_base)])
+    out = capsys.readouterr().out
+    assert code == exits.EXIT_INTERRUPTED == 130
+    store = metadata.open_store(paths.metadata_path)
+    (run_id,) = metadata.run_ids(store, paths.pipeline_name)
+    assert f"run {run_id} of bcpipe-wdbc" in out
+    assert "INTERRUPTED: the same command again resumes" in out
+    (log,) = paths.logs.glob("*.log")
+    assert f"log:       {log}" in out
+    assert "Traceback" not in out
+    # The handler in force before the run is back.
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

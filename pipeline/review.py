@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from pipeline import config, exits, metadata
 from pipeline.run_paths import RunPaths
@@ -22,6 +23,11 @@ def report_main(args: argparse.Namespace) -> int:
     from components.report import files
 
     paths = _paths(args.work_dir, config.profile(args.pipeline))
+    if not paths.metadata_path.is_file():
+        raise exits.UsageError(
+            f"no runs of {paths.pipeline_name} under --work-dir {args.work_dir} "
+            f"(no metadata store at {paths.metadata_path})"
+        )
     store = metadata.open_store(paths.metadata_path)
     runs = metadata.run_ids(store, paths.pipeline_name)
     if not runs:
@@ -33,7 +39,8 @@ def report_main(args: argparse.Namespace) -> int:
     if node is None or not node.outputs.get("report") or node.state not in ("COMPLETE",
                                                                              "CACHED"):
         state = node.state if node else "never started"
-        print(f"bcpipe: run {run_id} has no review report (ReviewReport: {state})")
+        print(f"bcpipe: run {run_id} has no review report (ReviewReport: {state})",
+              file=sys.stderr)
         return exits.EXIT_FAILURE
     report = files.read(node.outputs["report"][0].uri)
     written = files.write(report, str(args.out), table_rows=config.REVIEW.max_table_rows)
@@ -63,7 +70,8 @@ def lineage_main(args: argparse.Namespace) -> int:
     try:
         found = lineage.trace(metadata.open_store(paths.metadata_path), version_dir)
     except (lineage.LineageError, FileNotFoundError) as err:
-        print(f"bcpipe: cannot trace {args.model} version {args.version}: {err}")
+        print(f"bcpipe: cannot trace {args.model} version {args.version}: {err}",
+              file=sys.stderr)
         return exits.EXIT_FAILURE
     if args.json:
         print(json.dumps(found, indent=2, sort_keys=True))

@@ -7,14 +7,17 @@ import json
 import logging
 import os
 import signal
+import socket
+import ssl
 import sys
 import threading
+from pathlib import Path
 from typing import TextIO
 
 import grpc
 
 from pipeline.config import SERVING
-from pipeline.exits import EXIT_FAILURE, EXIT_OK, EXIT_REJECTED, UsageError
+from pipeline.exits import EXIT_FAILURE, EXIT_OK, EXIT_REJECTED, Refused, UsageError
 from serving import inputs
 from serving.client import ServingClient, ServingUnavailable
 from serving.model_store import ModelStore
@@ -32,13 +35,44 @@ def listening_address(stdout: TextIO) -> str | None:
     return None
 
 
+def _tls_pair(cert: Path, key: Path) -> tuple[bytes, bytes]:
+    """(key, certificate) once they are known to belong together: gRPC would say so only
+    in its own log, after every model had loaded."""
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except ssl.SSLError as err:
+        raise UsageError(
+            f"--tls-cert {cert} and --tls-key {key} are not a PEM certificate and its own "
+            f"key ({err.reason or err})"
+        ) from None
+    return key.read_bytes(), cert.read_bytes()
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuses a port something already listens on before the models load, not after."""
+    if port == 0:
+        return
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise Refused(f"cannot listen on {host}:{port}: {err.strerror}; "
+                          "stop what listens there or give another --port") from None
+
+
 def serve(args: argparse.Namespace) -> int:
     if (args.tls_cert is None) != (args.tls_key is None):
         raise UsageError("give --tls-cert and --tls-key together")
+    tls = None if args.tls_cert is None else _tls_pair(args.tls_cert, args.tls_key)
+    _check_port(args.host, args.port)
+    if args.model_base is not None and not args.model_base.is_dir():
+        print(f"bcpipe serve: --model-base {args.model_base} does not exist (yet); "
+              "serving what appears there", file=sys.stderr)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    tls = None if args.tls_cert is None else (args.tls_key.read_bytes(), args.tls_cert.read_bytes())
     # TF shares one intra-op pool per process, sized by the first session, unless this is set
     # before that session: without it SERVING.session_threads could not differ per model.
     os.environ.setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")

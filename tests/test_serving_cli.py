@@ -129,6 +129,23 @@ def test_predict_names_each_refused_patch_and_answers_the_others(server, capsys,
     ]
 
 
+def test_predict_into_a_reader_that_stops_early_ends_quietly(server, tmp_path):
+    _, address = server
+    rows = WDBC_CSV.read_text().splitlines()
+    many = tmp_path / "many.csv"
+    many.write_text("\n".join([rows[0], *rows[1:] * 6]) + "\n")  # more than a pipe holds
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "predict", "--server", address, "--model",
+         "wdbc", "--csv", str(many)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    first = json.loads(process.stdout.readline())
+    process.stdout.close()  # as `| head -1` does
+    assert process.wait(timeout=120) == cli.EXIT_OK
+    assert first["model"] == "wdbc"
+    assert process.stderr.read() == b""
+
+
 def test_predict_names_what_the_server_refused(server, capsys):
     _, address = server
     argv = ["--server", address, "--model", "wdbc", "--csv", str(WDBC_CSV)]

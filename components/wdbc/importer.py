@@ -52,6 +52,10 @@ def canonical_name(raw: str) -> str:
     return re.sub(r"\s+", "_", name)
 
 
+# What a spreadsheet's "CSV" export may separate columns by instead of commas.
+_SEPARATORS = {";": "semicolons", "\t": "tabs", "|": "vertical bars"}
+
+
 def _finite(value: str, line: int, column: str) -> str:
     text = value.strip()
     try:
@@ -66,6 +70,13 @@ def _finite(value: str, line: int, column: str) -> str:
 
 
 def _header_columns(fields: list[str], line: int) -> list[str]:
+    if len(fields) == 1:
+        separator = next((name for sep, name in _SEPARATORS.items() if sep in fields[0]), None)
+        if separator:
+            raise WdbcFormatError(
+                f"line {line}: the columns are separated by {separator}; "
+                "the layouts read here separate them by commas"
+            )
     names = [canonical_name(f) for f in fields]
     # data.csv ends every line with a comma: one unnamed trailing column, always empty.
     while names and names[-1] == "":
@@ -135,9 +146,12 @@ def _canonical_rows(lines: Iterable[str]) -> tuple[str, Iterator[tuple[int, dict
                 raise WdbcFormatError(
                     f"line {number}, column {WDBC_ID!r}: {ident!r} is not a whole number"
                 )
+            # Stored as a number: 0842328 and 842328 are one id.
+            written, ident = ident, str(int(ident))
             if ident in seen_ids:
+                shown = ident if written == ident else f"{written} (= {ident})"
                 raise WdbcFormatError(
-                    f"line {number}, column {WDBC_ID!r}: id {ident} already on line "
+                    f"line {number}, column {WDBC_ID!r}: id {shown} already on line "
                     f"{seen_ids[ident]}"
                 )
             seen_ids[ident] = number
@@ -192,8 +206,14 @@ def import_wdbc(source: Path | None, into: Path, *, sklearn: bool = False) -> Im
         else:
             if not source.is_file():
                 raise FileNotFoundError(f"{source}: no such file")
-            with open(source, newline="", encoding="utf-8-sig") as handle:
-                layout, stats = _write_canonical(handle, staged)
+            try:
+                with open(source, newline="", encoding="utf-8-sig") as handle:
+                    layout, stats = _write_canonical(handle, staged)
+            except (UnicodeDecodeError, csv.Error) as err:
+                raise WdbcFormatError(
+                    f"not a UTF-8 text CSV (UTF-16, a spreadsheet or another binary file?); "
+                    f"save it as CSV, UTF-8 ({err})"
+                ) from None
         into.mkdir(parents=True, exist_ok=True)
         span = next_span(into)
         target = into / f"{SPAN_PREFIX}{span}"

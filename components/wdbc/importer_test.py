@@ -135,7 +135,48 @@ REFUSALS = {
         lambda lines: lines + [lines[1]],
         r"line 7, column 'id': id 1 already on line 2",
     ),
+    "the same id with a leading zero": (
+        lambda lines: lines + [_set(lines, 2, 0, "01")[1]],
+        r"line 7, column 'id': id 01 \(= 1\) already on line 2",
+    ),
+    "semicolons": (
+        lambda lines: [line.replace(",", ";") for line in lines],
+        r"line 1: the columns are separated by semicolons; the layouts read here separate "
+        r"them by commas",
+    ),
+    "tabs": (
+        lambda lines: [line.replace(",", "\t") for line in lines],
+        r"line 1: the columns are separated by tabs",
+    ),
 }
+
+
+@pytest.mark.parametrize("encode", [
+    lambda text: text.encode("utf-16"),
+    lambda text: b"PK\x03\x04\x00\x00\xff\xfe" + bytes(range(256)),
+])
+def test_a_utf16_or_binary_file_is_refused_in_one_line(tmp_path, capsys, encode):
+    source = _kaggle_with(tmp_path, lambda lines: lines)
+    source.write_bytes(encode(source.read_text()))
+    code = main(["data", "import-wdbc", str(source), "--into", str(tmp_path / "d")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == EXIT_REJECTED and len(err) == 1
+    assert "not a UTF-8 text CSV" in err[0]
+    assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("argv", [
+    ["data", "import-wdbc", "missing.csv", "--into", "{tmp}/d"],
+    ["data", "import-wdbc", "--sklearn", "--into", "{tmp}/a-file"],
+])
+def test_a_missing_source_or_a_file_as_the_data_root_is_a_usage_error(tmp_path, capsys, argv):
+    (tmp_path / "a-file").write_text("")
+    with pytest.raises(SystemExit) as exit_info:
+        main([a.format(tmp=tmp_path) for a in argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    assert err.startswith("usage: bcpipe data import-wdbc")
+    assert "no such file" in err or "a file, not a folder" in err
 
 
 @pytest.mark.parametrize("case", sorted(REFUSALS))
