@@ -45,7 +45,10 @@ def test_each_anomaly_is_named_with_its_split(tmp_path, reference):
     assert by_feature["area_mean"]["severity"] == "ERROR"
     assert by_feature["area_mean"]["types"] == ["FLOAT_TYPE_SMALL_FLOAT"]
     assert "-512<0" in by_feature["area_mean"]["description"]
+    too_few = {"split": "test", "message": "the test split holds no patient: ..."}
     text = describe({"anomalies": found, "leaks": {"eval&train": ["842302"]},
+                     "cohort": [too_few, {"split": None, "message": "one class only"}],
                      "partition_key": "id"})
     assert "[train] area_mean:" in text and "[train] diagnosis:" in text
     assert "[eval&train] 1 id value(s) in both splits: 842302" in text
+    assert text.endswith("  [test] the test split holds no patient: ...\n  [data] one class only")
