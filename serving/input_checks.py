@@ -1,6 +1,6 @@
 """What a served model accepts, checked inside the SavedModel so TF Serving refuses the same
-inputs `bcpipe serve` does: every float feature finite, every patch a PNG as ingestion keeps
-them (8 bits a channel, at most 50x50). A refused input is INVALID_ARGUMENT naming the
+inputs `bcpipe serve` does: at least one row, every float feature finite, every patch a PNG
+as ingestion keeps them (8 bits a channel, at most 50x50). A refused input is INVALID_ARGUMENT naming the
 feature (and, for patches, which one and why); nothing is cropped or guessed.
 
 `patch_problem` is the same rule in Python, for ingestion and `bcpipe predict`, which
@@ -131,6 +131,12 @@ def checked(features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     model takes are patch PNGs (DESIGN.md, "Serving contract")."""
     result = {}
     for name, value in features.items():
+        # The model's layers would fail on no rows with a message about shapes.
+        not_empty = tf.debugging.Assert(
+            tf.size(value) > 0, [f"an empty batch: no {name} given; send at least one"]
+        )
+        with tf.control_dependencies([not_empty]):
+            value = tf.identity(value)
         if value.dtype.is_floating:
             value = tf.debugging.check_numerics(
                 value, f"feature {name}: NaN or infinity; a finite number is required"

@@ -60,3 +60,10 @@ def test_non_finite_floats_are_refused_naming_the_feature(value):
     assert check(tf.constant([1.5])).numpy().tolist() == [1.5]
     with pytest.raises(tf.errors.InvalidArgumentError, match="feature radius_mean: NaN or inf"):
         check(tf.constant([1.5, value], tf.float32))
+
+
+@pytest.mark.parametrize("empty", [tf.zeros([0], tf.float32), tf.zeros([0], tf.string)])
+def test_an_empty_batch_is_refused_by_name(empty):
+    check = tf.function(lambda x: checked({"area_se": x})["area_se"])
+    with pytest.raises(tf.errors.InvalidArgumentError, match="an empty batch: no area_se given"):
+        check(empty)

@@ -173,7 +173,7 @@ def _patch_request(*pngs: bytes, signature="serving_raw"):
         examples = [to_example({"image": png}).SerializeToString() for png in pngs]
         request.inputs["examples"].CopyFrom(tf.make_tensor_proto(examples))
     else:
-        request.inputs["image"].CopyFrom(tf.make_tensor_proto(list(pngs)))
+        request.inputs["image"].CopyFrom(tf.make_tensor_proto(list(pngs), tf.string))
     return request
 
 
@@ -276,6 +276,16 @@ BAD_REQUESTS = {
         lambda: _patch_request(_image(np.full((50, 50), 40000, np.uint16))),
         StatusCode.INVALID_ARGUMENT,
         "image[0]: a 16-bit PNG",
+    ),
+    "an empty batch of examples": (
+        lambda: _wdbc_request(examples=tf.make_tensor_proto(np.array([], dtype=object))),
+        StatusCode.INVALID_ARGUMENT,
+        "an empty batch: no",
+    ),
+    "an empty batch of patches": (
+        lambda: _patch_request(),
+        StatusCode.INVALID_ARGUMENT,
+        "an empty batch: no image given",
     ),
     "NaN through serving_raw": (
         lambda: _non_finite(float("nan"), "serving_raw"),
