@@ -171,7 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a pipeline on this machine (LocalDagRunner)")
     run.add_argument("pipeline", choices=["wdbc", "idc"])
-    run.add_argument("--input", type=Path, help="data root (default: bundled data)")
+    run.add_argument("--input", type=Path,
+                     help="data root (default: the bundled data, WDBC only; for IDC see "
+                          "`bcpipe data synth-idc`)")
     run.add_argument("--work-dir", type=Path, default=DEFAULT_WORK_DIR)
     run.add_argument("--serving-base", type=Path, help="default: WORK_DIR/serving")
     run.add_argument("--train-steps", type=int, help="override the configured steps")

@@ -326,9 +326,20 @@ def main(args: argparse.Namespace) -> int:
         names = [name for name, _ in profile.split_buckets]
         profile = dataclasses.replace(
             profile, split_buckets=tuple(zip(names, args.splits, strict=True)))
+    if args.input is None and not config.default_data_root(profile).is_dir():
+        raise exits.UsageError(
+            f"--input is required for {profile.name}: no data of it is bundled; generate an "
+            f"archive with `bcpipe data synth-idc DIR`, or give the real one"
+        )
     data_root = args.input or config.default_data_root(profile)
     if not data_root.is_dir():
         raise exits.UsageError(f"--input {data_root}: not a directory")
+    if profile.name == config.WDBC.name:
+        from components.wdbc.importer import data_root_problem
+
+        problem = data_root_problem(data_root)
+        if problem:
+            raise exits.UsageError(f"--input {problem}")
     paths = RunPaths(
         work_dir=args.work_dir,
         pipeline_name=f"bcpipe-{profile.name}",

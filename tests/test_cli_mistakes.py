@@ -122,3 +122,26 @@ def test_submit_to_a_host_that_does_not_answer(tmp_path, capsys, monkeypatch):
     assert code == exits.EXIT_FAILURE
     line = _one_line(capsys)
     assert line.startswith(f"bcpipe: --host http://127.0.0.1:{port} does not answer: ")
+
+
+def test_run_idc_without_input_points_at_the_generator(capsys, tmp_path):
+    err = _usage_error(capsys, ["run", "idc", "--work-dir", str(tmp_path)])
+    assert "--input is required for idc" in err and "bcpipe data synth-idc" in err
+
+
+@pytest.mark.parametrize("layout", ["no spans", "a raw data.csv in span-1"])
+def test_a_wdbc_input_not_made_by_import_wdbc_is_told_how_to_bring_it_in(capsys, tmp_path,
+                                                                          layout):
+    data = tmp_path / "data"
+    data.mkdir()
+    if layout == "no spans":
+        (data / "data.csv").write_text("id,diagnosis,radius_mean\n")
+        expected = f"{data} holds no span-<N>/ folders"
+    else:
+        (data / "span-1").mkdir()
+        (data / "span-1" / "data.csv").write_text('"id","diagnosis","radius_mean"\n')
+        expected = "data.csv is not a canonical WDBC CSV"
+    err = _usage_error(capsys, ["run", "wdbc", "--input", str(data), "--work-dir",
+                                str(tmp_path / "work")])
+    assert expected in err and f"bcpipe data import-wdbc FILE --into {data}" in err
+    assert not (tmp_path / "work").exists()

@@ -191,6 +191,28 @@ def next_span(into: Path) -> int:
     return max(spans, default=0) + 1
 
 
+def data_root_problem(root: Path) -> str | None:
+    """Why the pipeline could not read `root` as WDBC spans, or None: the latest
+    `span-<N>/` must hold canonical CSVs only (ExampleGen reads every file in it)."""
+    latest = next_span(root) - 1
+    how = f"bring a file in with `bcpipe data import-wdbc FILE --into {root}`"
+    if latest == 0:
+        return f"{root} holds no {SPAN_PREFIX}<N>/ folders; {how}"
+    span = root / f"{SPAN_PREFIX}{latest}"
+    files = sorted(p for p in span.iterdir() if p.is_file())
+    if not files:
+        return f"{span} is empty; {how}"
+    expected = ",".join(CANONICAL_COLUMNS)
+    for path in files:
+        with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+            header = handle.readline().strip()
+        if header != expected:
+            return (f"{path} is not a canonical WDBC CSV (its first line starts "
+                    f"{header[:40]!r}); import the original with `bcpipe data import-wdbc "
+                    f"FILE --into {root}`, which writes the next span")
+    return None
+
+
 def import_wdbc(source: Path | None, into: Path, *, sklearn: bool = False) -> ImportResult:
     """Validates the whole source, then adds it to `into` as the next span.
 
