@@ -348,6 +348,9 @@ class Serving:
     port: int = 8500
     # TF Serving polls every second by default; a push is one atomic rename, so 2 s is plenty.
     poll_seconds: float = 2.0
+    # A version directory still incomplete after this long (a copy cut short, variables/
+    # deleted) is reported in the model's status; a push completes in one rename.
+    incomplete_report_seconds: float = 30.0
     server_threads: int = 16
     # gRPC's 4 MB default is too small for a batch of image patches.
     max_message_bytes: int = 64 * 1024 * 1024

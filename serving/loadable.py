@@ -20,22 +20,30 @@ log = logging.getLogger(__name__)
 _SHARD = re.compile(r"^variables\.data-\d+-of-(\d+)$")
 
 
-def is_complete(version_path: str) -> bool:
-    """Whether a version directory holds a whole SavedModel."""
+def missing_part(version_path: str) -> str | None:
+    """What keeps a version directory from holding a whole SavedModel, or None."""
     try:
         meta_graph = read_meta_graph(version_path)
     except (ValueError, OSError, tf.errors.OpError):
-        return False
+        return "saved_model.pb does not parse"
     if not any(node.HasField("variable") for node in meta_graph.object_graph_def.nodes):
-        return True
+        return None
     try:
         names = [
             n.rstrip("/") for n in tf.io.gfile.listdir(os.path.join(version_path, "variables"))
         ]
     except tf.errors.OpError:
-        return False
+        return "variables/ is missing"
+    if "variables.index" not in names:
+        return "variables/variables.index is missing"
     shards = [int(m.group(1)) for m in map(_SHARD.match, names) if m]
-    return "variables.index" in names and len(set(shards)) == 1 and len(shards) == shards[0]
+    if not shards or len(set(shards)) != 1 or len(shards) != shards[0]:
+        return "variables/ lacks data shards"
+    return None
+
+
+def is_complete(version_path: str) -> bool:
+    return missing_part(version_path) is None
 
 
 def load(name: str, version: int, path: str, threads: int = 0,

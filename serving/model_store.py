@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -26,8 +27,9 @@ import tensorflow as tf
 from tensorflow_serving.apis import get_model_status_pb2, model_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
+from pipeline.config import SERVING
 from serving import layout
-from serving.loadable import is_complete, load
+from serving.loadable import load, missing_part
 from serving.servable import Servable
 from serving.serving_config import parse_models_config
 from serving.status import invalid_argument, not_found
@@ -66,6 +68,8 @@ class _Version:
     state: int
     servable: Servable | None = None
     error: str = ""
+    # Reported as not yet whole on disk; loaded once it is.
+    incomplete: bool = False
 
 
 def _request_text(name: str, version: int | None) -> str:
@@ -82,6 +86,7 @@ class ModelStore:
         models_config: str | None = None,
         warmup_iterations: int = 1,
         session_threads: Mapping[str, int] | None = None,
+        incomplete_report_seconds: float = SERVING.incomplete_report_seconds,
     ):
         if (model_base is None) == (models_config is None):
             raise ValueError("give a model base or a models.config, not both")
@@ -96,6 +101,8 @@ class ModelStore:
         self._versions: dict[str, dict[int, _Version]] = {}
         self._labels: dict[str, dict[str, int]] = {}
         self._skipped: set[str] = set()
+        self._incomplete_since: dict[str, float] = {}
+        self._incomplete_report_seconds = incomplete_report_seconds
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -195,18 +202,36 @@ class ModelStore:
 
     def _candidates(self, name: str, base: str) -> list[int]:
         """Versions on disk the policy may choose from: not those still incomplete (checked
-        again each poll) nor those that failed to load (the policy falls back past them)."""
+        again each poll) nor those that failed to load (the policy falls back past them).
+        One still incomplete after a push would have ended is reported in the status, as TF
+        Serving reports a version it could not load, until it is whole."""
         with self._lock:
-            known = {v: bool(entry.error) for v, entry in self._versions[name].items()}
+            known = dict(self._versions[name])
         versions = []
         for version in layout.list_versions(base):
             path = layout.version_dir(base, version)
-            if known.get(version):
+            entry = known.get(version)
+            if entry is not None and not entry.incomplete:
+                if not entry.error:
+                    versions.append(version)
                 continue
-            if version in known or is_complete(path):
+            missing = missing_part(path)
+            if missing is None:
+                self._incomplete_since.pop(path, None)
+                if entry is not None:
+                    with self._lock:
+                        del self._versions[name][version]
                 versions.append(version)
+                continue
+            since = self._incomplete_since.setdefault(path, time.monotonic())
+            if entry is None and time.monotonic() - since >= self._incomplete_report_seconds:
+                log.error("%s: still not a complete SavedModel: %s", path, missing)
+                with self._lock:
+                    self._versions[name][version] = _Version(
+                        State.END, error=f"not a complete SavedModel: {missing}", incomplete=True
+                    )
             elif path not in self._skipped:
-                log.warning("%s: not a complete SavedModel yet; not loading it", path)
+                log.warning("%s: not a complete SavedModel yet (%s); not loading it", path, missing)
                 self._skipped.add(path)
         return versions
 

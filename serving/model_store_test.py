@@ -115,6 +115,28 @@ def _break_variables(version_dir: Path) -> None:
     (version_dir / "variables" / "variables.data-00000-of-00001").write_bytes(b"garbage")
 
 
+@pytest.mark.parametrize("missing, reason", [
+    ("variables", "variables/ is missing"),
+    ("variables/variables.data-00000-of-00001", "variables/ lacks data shards"),
+])
+def test_a_version_incomplete_longer_than_a_push_is_reported_until_whole(tmp_path, missing,
+                                                                         reason):
+    push(tmp_path, "wdbc", 1)
+    partial = tmp_path / "wdbc" / "2"
+    shutil.copytree(exported()["wdbc", 2], partial)
+    shutil.move(partial / missing, tmp_path / "held-back")
+    store = ModelStore(model_base=str(tmp_path), incomplete_report_seconds=0)
+    store.poll()
+    status = {s.version: s for s in store.status(_spec()).model_version_status}
+    assert status[2].state == State.END
+    assert status[2].status.error_message == f"not a complete SavedModel: {reason}"
+    assert store.servable(_spec()).version == 1
+    shutil.move(tmp_path / "held-back", partial / missing)
+    store.poll()
+    assert _states(store) == {1: State.END, 2: State.AVAILABLE}
+    assert not store.status(_spec(version=2)).model_version_status[0].status.error_message
+
+
 def test_the_latest_servable_version_is_the_one_the_server_serves(tmp_path):
     push(tmp_path, "wdbc", 1)
     for version, breakage in enumerate(
