@@ -145,3 +145,12 @@ def test_a_wdbc_input_not_made_by_import_wdbc_is_told_how_to_bring_it_in(capsys,
                                 str(tmp_path / "work")])
     assert expected in err and f"bcpipe data import-wdbc FILE --into {data}" in err
     assert not (tmp_path / "work").exists()
+
+
+@pytest.mark.parametrize("patients", ["9000", "0"])
+def test_synth_idc_with_more_patients_than_ids_says_how_many_there_are(capsys, tmp_path,
+                                                                       patients):
+    err = _usage_error(capsys, ["data", "synth-idc", str(tmp_path / "a"), "--patients", patients])
+    assert err.strip().endswith("--patients must be 1..8034 (the archive's patient ids run "
+                                "8863..16896)")
+    assert not (tmp_path / "a").exists()

@@ -152,6 +152,10 @@ def patch_counts(rng: np.random.Generator, patients: int, total: int) -> list[in
     return counts.tolist()
 
 
+# The range the public archive's patient ids come from; each generated patient takes one.
+PATIENT_IDS = range(8863, 16897)
+
+
 def synthesize(out: Path, *, patients: int, per_patient: int | None = None,
                total: int | None = None, seed: int) -> Manifest:
     """`per_patient` patches for each patient, or `total` patches spread over them."""
@@ -161,8 +165,12 @@ def synthesize(out: Path, *, patients: int, per_patient: int | None = None,
         raise ValueError("give either --per-patient or --total")
     if per_patient is not None and not 1 <= per_patient <= GRID * GRID:
         raise ValueError(f"--per-patient must be 1..{GRID * GRID}")
+    if not 1 <= patients <= len(PATIENT_IDS):
+        raise ValueError(f"--patients must be 1..{len(PATIENT_IDS)} (the archive's patient ids "
+                         f"run {PATIENT_IDS.start}..{PATIENT_IDS.stop - 1})")
     rng = np.random.default_rng(seed)
-    ids = sorted(rng.choice(np.arange(8863, 16897), size=patients, replace=False).tolist())
+    ids = sorted(rng.choice(np.arange(PATIENT_IDS.start, PATIENT_IDS.stop), size=patients,
+                            replace=False).tolist())
     counts = [per_patient] * patients if total is None else patch_counts(rng, patients, total)
     manifest = Manifest(seed=seed, patients=patients)
     out.mkdir(parents=True, exist_ok=True)
@@ -177,8 +185,6 @@ def synthesize(out: Path, *, patients: int, per_patient: int | None = None,
 def main(args: argparse.Namespace) -> int:
     from pipeline.exits import EXIT_OK, UsageError
 
-    if args.patients < 1:
-        raise UsageError("--patients must be at least 1")
     started = time.monotonic()
     try:
         manifest = synthesize(
