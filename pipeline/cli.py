@@ -85,6 +85,10 @@ def _serving(name: str):
         if name == "serve":
             # Before serving.commands imports grpc, which reads it then.
             os.environ.setdefault("GRPC_EXPERIMENTS", SERVING.grpc_experiments)
+        elif name == "predict":
+            # gRPC's own log lines (each handshake it retries) would repeat what the one
+            # line of `predict`'s error says.
+            os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         from serving import commands
 
         return getattr(commands, name)(args)

@@ -90,6 +90,7 @@ class ServingClient:
             ("grpc.max_send_message_length", limit),
             ("grpc.max_receive_message_length", limit),
         ]
+        self._tls = ca_cert is not None
         if ca_cert is None:
             self._channel = grpc.insecure_channel(address, options=options)
         else:
@@ -98,6 +99,18 @@ class ServingClient:
             self._channel = grpc.secure_channel(address, credentials, options=options)
         self._prediction = prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
         self._models = model_service_pb2_grpc.ModelServiceStub(self._channel)
+
+    def _tls_mismatch(self, details: str) -> str | None:
+        """What a failure says when client and server disagree about TLS: no retry mends
+        that, so it is told at once."""
+        if "CERTIFICATE_VERIFY_FAILED" in details:
+            return "TLS handshake failed: the server's certificate is not signed by --ca-cert"
+        if "handshake" in details.lower():
+            return "TLS handshake failed; does the server speak TLS?"
+        if not self._tls and "Socket closed" in details:
+            return ("the server closed the connection at once; it may speak TLS only "
+                    "(then give --ca-cert)")
+        return None
 
     def close(self) -> None:
         self._channel.close()
@@ -120,6 +133,9 @@ class ServingClient:
             except grpc.RpcError as err:
                 if err.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
+                mismatch = self._tls_mismatch(err.details() or "")
+                if mismatch:
+                    raise ServingUnavailable(f"{self.address}: {mismatch}") from err
                 if attempt == self.attempts:
                     raise ServingUnavailable(
                         f"no TF Serving answer at {self.address} after {attempt} attempts: "

@@ -1,9 +1,11 @@
 """TLS: a client trusting the CA that signed the server's certificate gets answers; a client
-without TLS, or trusting another CA, gets a clear refusal after its retries."""
+without TLS, or trusting another CA, is told why at once: no retry mends a TLS mismatch."""
 
 import dataclasses
 import datetime
 import ipaddress
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -14,11 +16,12 @@ from cryptography.x509.oid import NameOID
 from tensorflow_serving.apis.get_model_status_pb2 import ModelVersionStatus
 
 from pipeline.config import SERVING
+from pipeline.exits import EXIT_FAILURE
 from serving.client import ServingClient, ServingUnavailable
 from serving.inputs import RAW, SIGNATURES
 from serving.model_store import ModelStore
 from serving.server import ModelServer
-from tests.serving_models import in_process, push, wdbc_rows
+from tests.serving_models import WDBC_CSV, in_process, push, wdbc_rows
 
 FAST_RETRIES = dataclasses.replace(SERVING, client_attempts=2, client_backoff_seconds=0.01)
 
@@ -98,6 +101,22 @@ def test_a_client_trusting_the_ca_file_by_path(tls_server, tmp_path):
 def test_a_client_that_cannot_verify_the_server_is_refused(tls_server, trust):
     address, _, _ = tls_server
     ca_cert = None if trust == "no TLS" else _pem(_authority("someone else")[1])
+    expected = "may speak TLS only" if ca_cert is None else "not signed by --ca-cert"
     with ServingClient(address, ca_cert=ca_cert, settings=FAST_RETRIES) as client:
-        with pytest.raises(ServingUnavailable, match=f"at {address} after 2 attempts"):
+        with pytest.raises(ServingUnavailable, match=f"{address}: .*{expected}"):
             client.status("wdbc")
+
+
+@pytest.mark.parametrize("trust", ["no TLS", "another CA"])
+def test_predict_that_cannot_verify_the_server_says_why_at_once(tls_server, tmp_path, trust):
+    address, _, _ = tls_server
+    argv = [sys.executable, "-m", "pipeline.cli", "predict", "--server", address, "--model",
+            "wdbc", "--csv", str(WDBC_CSV)]
+    if trust == "another CA":
+        (tmp_path / "ca.pem").write_bytes(_pem(_authority("someone else")[1]))
+        argv += ["--ca-cert", str(tmp_path / "ca.pem")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert done.returncode == EXIT_FAILURE
+    (line,) = done.stderr.strip().splitlines()
+    expected = "may speak TLS only" if trust == "no TLS" else "not signed by --ca-cert"
+    assert line.startswith(f"bcpipe: {address}: ") and expected in line
