@@ -43,6 +43,7 @@ class _Progress(logging.Handler):
         self.stream = stream
         self.started: dict[str, float] = {}
         self.cached: set[str] = set()
+        self.skipped: set[str] = set()
         self.current: str | None = None
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -53,9 +54,13 @@ class _Progress(logging.Handler):
             print(f"  {self.current:<18} running...", file=self.stream, flush=True)
         elif msg.startswith("A cached execution") and self.current:
             self.cached.add(self.current)
+        elif msg == "Skipping execution for %s" and self.current:
+            # Inputs that never came: only the gate's Cond holds a node's inputs back.
+            self.skipped.add(self.current)
         elif msg == "Component %s is finished." and self.current:
             took = time.monotonic() - self.started[self.current]
-            how = "cached" if self.current in self.cached else f"done in {took:.1f}s"
+            how = ("skipped (stopped at the gate)" if self.current in self.skipped
+                   else "cached" if self.current in self.cached else f"done in {took:.1f}s")
             print(f"  {self.current:<18} {how}", file=self.stream, flush=True)
 
 

@@ -1,4 +1,5 @@
 import io
+import logging
 import os
 import signal
 import sys
@@ -94,3 +95,17 @@ def test_an_interrupted_run_says_so_with_its_id_and_log_and_exits_130(tmp_path, 
     assert "Traceback" not in out
     # The handler in force before the run is back.
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_a_component_the_gate_held_back_is_shown_skipped():
+    stream = io.StringIO()
+    progress = local_runner._Progress(stream)
+    for node, skipped in (("ValidationGate", False), ("Transform", True)):
+        for msg, args in (("Component %s is running.", (node,)),
+                          ("Skipping execution for %s", (node,)) if skipped else (None, None),
+                          ("Component %s is finished.", (node,))):
+            if msg:
+                progress.emit(logging.LogRecord("absl", logging.INFO, "", 0, msg, args, None))
+    lines = [line.split() for line in stream.getvalue().splitlines()]
+    assert lines[1][:3] == ["ValidationGate", "done", "in"]
+    assert lines[3] == ["Transform", "skipped", "(stopped", "at", "the", "gate)"]

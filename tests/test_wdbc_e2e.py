@@ -176,6 +176,10 @@ def test_broken_span_is_stopped_by_the_gate_and_pushes_nothing(runs, tmp_path):
     ran = {name for name, node in nodes.items() if node.state in ("COMPLETE", "CACHED")}
     assert not {"Transform", "Trainer", "Evaluator", "Pusher"} & ran
     assert sorted(p.name for p in Path(runs.model_dir).iterdir()) == before
+    shown = {line.split()[0]: line.split(None, 1)[1] for line in result.stdout.splitlines()
+             if line.startswith("  ") and len(line.split()) > 1}
+    for node in ("Transform", "Trainer", "Evaluator", "Pusher"):
+        assert shown[node] == "skipped (stopped at the gate)"
 
 
 def test_raw_signature_answers_as_the_examples_signature(runs):
