@@ -122,18 +122,54 @@ def folder(text: str) -> Path:
     return path
 
 
+def non_empty(text: str) -> str:
+    """An argument that means nothing empty (an image, a root, a base path)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+def positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: not a number of seconds") from None
+    if not seconds > 0:
+        raise argparse.ArgumentTypeError(f"{text}: must be more than 0 seconds")
+    return seconds
+
+
+def server_address(text: str) -> str:
+    """HOST:PORT; a bare host gets TF Serving's gRPC port, not gRPC's default of 443."""
+    text = non_empty(text)
+    host, colon, port = text.rpartition(":")
+    if colon and port.isdigit() and not text.endswith("]"):
+        return text
+    return f"{text}:{SERVING.port}"
+
+
+def beam_flag(text: str) -> str:
+    """One Beam pipeline option as Beam reads it: `--flag` or `--flag=value`."""
+    if not text.startswith("--") or len(text) < 3:
+        raise argparse.ArgumentTypeError(f"{text!r}: a Beam option starts with --, e.g. "
+                                         "--beam-arg=--project=my-project")
+    return text
+
+
 def _compile_arguments(parser: argparse.ArgumentParser) -> None:
     """What `compile kubeflow` and `submit` both need to build the pipeline package."""
     from pipeline.config import BEAM_RUNNERS
 
     parser.add_argument("--pipeline", choices=["wdbc", "idc"], required=True)
-    parser.add_argument("--image", required=True, help="pipeline image the pods run")
-    parser.add_argument("--pipeline-root", required=True, help="artifact root URI (gs://, s3://)")
+    parser.add_argument("--image", type=non_empty, required=True,
+                        help="pipeline image the pods run")
+    parser.add_argument("--pipeline-root", type=non_empty, required=True,
+                        help="artifact root URI (gs://, s3://)")
     parser.add_argument("--data-root", help="default: PIPELINE_ROOT/data/PIPELINE")
     parser.add_argument("--serving-base", help="push destination; default: PIPELINE_ROOT/serving")
     parser.add_argument("--beam-runner", choices=BEAM_RUNNERS, default="direct")
     parser.add_argument(
-        "--beam-arg", action="append", default=[], metavar="--FLAG=VALUE",
+        "--beam-arg", type=beam_flag, action="append", default=[], metavar="--FLAG=VALUE",
         help="extra Beam argument (repeatable), e.g. --beam-arg=--project=my-project",
     )
     parser.add_argument("--train-steps", type=int, help="override the configured steps")
@@ -217,7 +253,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(command_parser=serve, handler=_serving("serve"))
 
     predict = sub.add_parser("predict", help="query a TF Serving endpoint")
-    predict.add_argument("--server", required=True, help="HOST:PORT")
+    predict.add_argument("--server", type=server_address, required=True,
+                         help=f"HOST:PORT (HOST alone: port {SERVING.port})")
     predict.add_argument("--model", required=True)
     pin = predict.add_mutually_exclusive_group()
     pin.add_argument("--version", type=int)
@@ -226,12 +263,14 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--csv", type=existing_file, help="canonical WDBC CSV")
     source.add_argument("--png", type=existing_file, nargs="+", help="IDC patches")
     predict.add_argument("--signature", choices=["raw", "examples"], default="raw")
-    predict.add_argument("--timeout", type=float, default=SERVING.client_timeout_seconds)
+    predict.add_argument("--timeout", type=positive_seconds,
+                         default=SERVING.client_timeout_seconds)
     predict.add_argument("--ca-cert", type=existing_file, help="PEM CA certificate: use TLS")
     predict.set_defaults(command_parser=predict, handler=_serving("predict"))
 
     config = sub.add_parser("serving-config", help="write TF Serving's config files")
-    config.add_argument("--model-base", required=True, help="path as the server sees it")
+    config.add_argument("--model-base", type=non_empty, required=True,
+                        help="path as the server sees it")
     config.add_argument("--local-base", help="where to read pushed versions (default: model base)")
     config.add_argument("--out", type=folder, required=True)
     config.set_defaults(command_parser=config, handler=_serving("serving_config"))

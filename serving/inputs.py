@@ -66,7 +66,11 @@ def wdbc_csv(path: Path) -> Batch:
         reader = csv.DictReader(handle)
         missing = [f for f in WDBC_FEATURES if f not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{path}: missing columns {', '.join(missing)}")
+            raise ValueError(
+                f"{path}: not a canonical WDBC CSV (missing columns "
+                f"{', '.join(missing[:3])}{' ...' if len(missing) > 3 else ''}); "
+                "`bcpipe data import-wdbc` turns UCI's wdbc.data or a data.csv into one"
+            )
         rows = list(reader)
     columns = {}
     for name in WDBC_FEATURES:

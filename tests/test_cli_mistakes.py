@@ -154,3 +154,47 @@ def test_synth_idc_with_more_patients_than_ids_says_how_many_there_are(capsys, t
     assert err.strip().endswith("--patients must be 1..8034 (the archive's patient ids run "
                                 "8863..16896)")
     assert not (tmp_path / "a").exists()
+
+
+_COMPILE = ["compile", "kubeflow", "--pipeline", "wdbc", "--out", "{tmp}/out"]
+
+
+@pytest.mark.parametrize("command, message", [
+    ([*_COMPILE, "--image", "", "--pipeline-root", "gs://b/r"], "--image: must not be empty"),
+    ([*_COMPILE, "--image", "r/i:t", "--pipeline-root", " "],
+     "--pipeline-root: must not be empty"),
+    ([*_COMPILE, "--image", "r/i:t", "--pipeline-root", "gs://b/r", "--beam-arg=nodashes"],
+     "'nodashes': a Beam option starts with --"),
+    (["serving-config", "--model-base", "", "--out", "{tmp}/out"],
+     "--model-base: must not be empty"),
+    (["predict", "--server", "localhost", "--model", "wdbc", "--csv",
+      "data/wdbc/span-1/wdbc.csv", "--timeout", "0"], "0: must be more than 0 seconds"),
+    (["predict", "--server", "localhost", "--model", "wdbc", "--csv",
+      "data/wdbc/span-1/wdbc.csv", "--timeout", "-1"], "-1: must be more than 0 seconds"),
+])
+def test_odd_values_are_usage_errors(capsys, tmp_path, command, message):
+    err = _usage_error(capsys, [a.format(tmp=tmp_path) for a in command])
+    assert err.startswith(f"usage: bcpipe {command[0]}")
+    assert message in err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("given, address", [
+    ("localhost", "localhost:8500"),
+    ("serving.example:9000", "serving.example:9000"),
+    ("[::1]", "[::1]:8500"),
+    ("[::1]:9000", "[::1]:9000"),
+])
+def test_a_server_without_a_port_gets_tf_servings(given, address):
+    assert cli.server_address(given) == address
+
+
+def test_predict_of_a_kaggle_data_csv_points_to_import_wdbc(capsys, tmp_path):
+    kaggle = tmp_path / "data.csv"
+    kaggle.write_text('"id","diagnosis","radius_mean","texture_mean","concave points_mean",\n'
+                      '842302,M,17.99,10.38,0.1471,\n')
+    code = cli.main(["predict", "--server", "127.0.0.1:1", "--model", "wdbc", "--csv",
+                     str(kaggle)])
+    assert code == exits.EXIT_REJECTED
+    line = _one_line(capsys)
+    assert "not a canonical WDBC CSV" in line and "bcpipe data import-wdbc" in line
