@@ -11,6 +11,7 @@ import contextlib
 import dataclasses
 import datetime
 import fcntl
+import json
 import logging
 import os
 import signal
@@ -256,7 +257,12 @@ def _ingestion(nodes: dict[str, metadata.NodeRun]) -> list[str]:
         return []
     counts = [f"{label} {metadata.custom_int(examples, key)}"
               for key, label in _INGESTION_LABELS.items()]
-    return ["  ingestion: " + ", ".join(counts)]
+    lines = ["  ingestion: " + ", ".join(counts)]
+    strays = json.loads(metadata.custom_str(examples, "stray_folders") or "[]")
+    if strays:
+        lines.append("  folders not read as patients (a patient folder is named by its id's "
+                     f"digits alone): {', '.join(map(repr, strays))}")
+    return lines
 
 
 def _evidence(nodes: dict[str, metadata.NodeRun]) -> str:

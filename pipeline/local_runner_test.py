@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
 from pipeline import cli, config, exits, local_runner, metadata
@@ -109,3 +110,13 @@ def test_a_component_the_gate_held_back_is_shown_skipped():
     lines = [line.split() for line in stream.getvalue().splitlines()]
     assert lines[1][:3] == ["ValidationGate", "done", "in"]
     assert lines[3] == ["Transform", "skipped", "(stopped", "at", "the", "gate)"]
+
+
+def test_the_summary_names_folders_not_read_as_patients():
+    examples = metadata_store_pb2.Artifact()
+    for key in local_runner._INGESTION_LABELS:
+        examples.custom_properties[key].int_value = 1
+    examples.custom_properties["stray_folders"].string_value = '["12 34", "\u00dcn"]'
+    gen = metadata.NodeRun("IdcExampleGen", "COMPLETE", 1, outputs={"examples": [examples]})
+    lines = local_runner._ingestion({"IdcExampleGen": gen})
+    assert lines[1].endswith("named by its id's digits alone): '12 34', '\u00dcn'")

@@ -33,12 +33,13 @@ from tfx.types import artifact_utils
 from tfx.types import standard_component_specs as specs
 from tfx.utils import proto_utils
 
-from components.idc.archive import MIRROR_DIR, is_patient_dir, parse_patch_name
+from components.idc.archive import MACOS_DIR, MIRROR_DIR, is_patient_dir, parse_patch_name
 from components.split_assignment import assign
 from pipeline.config import IDC_LABEL, IDC_PATCH_SIZE, IDC_PATIENT
 from serving import input_checks
 
 COUNTS_FILE = "ingestion_counts.json"
+STRAY_FOLDERS = "stray_folders"
 COUNT_KEYS = ("patches_kept", "small_kept", "mirror_skipped", "empty_skipped",
               "undecodable_skipped", "oversized_skipped", "not_8bit_skipped",
               "unreadable_skipped", "class_mismatch_skipped", "stray_ignored")
@@ -91,6 +92,14 @@ def top_level(root: str) -> list[tuple[str, str]]:
         else:
             entries.append(("stray", path))  # .DS_Store, __MACOSX/, anything else
     return entries
+
+
+def stray_folders(entries: list[tuple[str, str]]) -> list[str]:
+    """Top-level folders not read as patients, by name: a patient folder misnamed (a space,
+    a letter) must be seen, not only counted among the strays."""
+    return [os.path.basename(path) for kind, path in entries
+            if kind == "stray" and tf.io.gfile.isdir(path)
+            and os.path.basename(path) != MACOS_DIR and not os.path.basename(path).startswith(".")]
 
 
 def patient_classes(entries: list[tuple[str, str]]) -> dict[str, bool]:
@@ -232,6 +241,8 @@ class Executor(BaseExampleGenExecutor):
         with tf.io.gfile.GFile(staged) as handle:
             counts = json.loads(handle.read())
         tf.io.gfile.rmtree(self._counts_dir)
+        counts[STRAY_FOLDERS] = stray_folders(self._entries)
+        examples.set_string_custom_property(STRAY_FOLDERS, json.dumps(counts[STRAY_FOLDERS]))
         with tf.io.gfile.GFile(os.path.join(examples.uri, COUNTS_FILE), "w") as handle:
             json.dump(counts, handle, indent=2, sort_keys=True)
         for key in (*COUNT_KEYS, "patients"):

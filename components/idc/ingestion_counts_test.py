@@ -8,7 +8,13 @@ from collections import Counter
 import numpy as np
 from PIL import Image
 
-from components.idc.example_gen import list_entry, read_patch, summarise, top_level
+from components.idc.example_gen import (
+    list_entry,
+    read_patch,
+    stray_folders,
+    summarise,
+    top_level,
+)
 
 
 def _png(pixels: np.ndarray) -> bytes:
@@ -54,3 +60,10 @@ def test_each_skip_is_counted_under_its_reason_and_links_are_followed_once(tmp_p
         "stray_ignored": 2,
         "patients": 1,
     }
+
+
+def test_folders_not_read_as_patients_are_named(tmp_path):
+    for name in ("10253", "12 34", "Ünïcode", "__MACOSX", ".hidden"):
+        (tmp_path / name).mkdir()
+    (tmp_path / ".DS_Store").write_bytes(b"x")
+    assert stray_folders(top_level(str(tmp_path))) == ["12 34", "Ünïcode"]
