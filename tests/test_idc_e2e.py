@@ -75,6 +75,18 @@ def test_no_patient_crosses_splits(run):
     assert sum(map(len, patients)) == len(set().union(*patients)) == 30
 
 
+def test_whole_patients_in_the_profiles_proportions_and_the_blessing_says_on_how_many(run):
+    _, _, result, nodes = run
+    proof = nodes["SplitCheck"].outputs["proof"][0]
+    with open(os.path.join(proof.uri, "result.json")) as handle:
+        splits = json.load(handle)["splits"]
+    assert [splits[name]["partitions"] for name, _ in IDC.split_buckets] == [18, 6, 6]
+    test = splits["test"]
+    assert (f"model BLESSED on the test split, 6 patients ({test['positive_partitions']} with "
+            f"label 1), {test['examples']:,} examples ({test['positives']:,} with label 1):"
+            ) in result.stdout
+
+
 def test_pushed_model_separates_the_test_split(run):
     root, _, _, nodes = run
     model_dir = str(root / "serving" / "idc_patch")
