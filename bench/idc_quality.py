@@ -8,12 +8,12 @@ exactly one test fold and no patient's patches are on both sides of a fold.
 
 Per fold the model is trained as the Trainer trains it, with no TFX around it:
 - the training patients are split into train and eval patients by the pipeline's own split
-  assignment (`components.splits`), with the train:eval proportion of the IDC profile;
+  assignment (`components.split_assignment`), in the IDC profile's train:eval proportion;
 - `build_model`, `augment` and the Trainer's loop (`components.training.fit`: the config's
-  steps, epoch length, early stopping on eval with the best weights kept), class weights
-  where the config balances the classes;
-- the served `label` is `P >= threshold` with the threshold the Trainer's policy gives
-  (`components.training.operating_threshold`), chosen without the test patients.
+  steps and epoch length, early stopping on eval where the config asks for it), class
+  weights where the config balances the classes;
+- the served `label` is `P >= threshold`, the threshold set by the Trainer's policy
+  (`components.training.configured_operating_point`), never with the test patients.
 Baseline: a logistic regression on per-channel colour histograms (RGB and HSV), class
 weights balanced, threshold 0.5, fitted on the same training patients.
 
@@ -49,19 +49,23 @@ REPORTED = ("auc", "balanced_accuracy", "f1", "sensitivity", "specificity", "ppv
 HIST_BINS = 16
 
 
-def quick_subset(patches: idc_real.Patches) -> np.ndarray:
-    """Indices of a small cohort: the first QUICK_PATIENTS patients holding both classes,
-    each cut to a fixed number of patches spread over its classes."""
+def quick_files(listed: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """A small cohort of the archive's files: the first QUICK_PATIENTS patients (by id)
+    holding both classes, QUICK_PATCHES_PER_PATIENT of each drawn at random."""
+    from components.idc.archive import parse_patch_name
+
+    by_patient: dict[str, list] = {}
+    for kind, file in listed:
+        name = parse_patch_name(os.path.basename(file))
+        if kind == "patient" and name is not None:
+            by_patient.setdefault(name.patient, []).append(((kind, file), name.label))
     rng = np.random.default_rng(SEED)
+    both = [p for p in sorted(by_patient) if len({lab for _, lab in by_patient[p]}) == 2]
     chosen = []
-    for patient in sorted(set(patches.patients)):
-        index = np.flatnonzero(patches.patients == patient)
-        if len(set(patches.labels[index])) < 2:
-            continue
-        chosen.append(rng.permutation(index)[:QUICK_PATCHES_PER_PATIENT])
-        if len(chosen) == QUICK_PATIENTS:
-            break
-    return np.sort(np.concatenate(chosen))
+    for patient in both[:QUICK_PATIENTS]:
+        items = by_patient[patient]
+        chosen += [items[i][0] for i in rng.permutation(len(items))[:QUICK_PATCHES_PER_PATIENT]]
+    return sorted(chosen)
 
 
 def patient_folds(labels: np.ndarray, patients: np.ndarray, k: int):
@@ -73,15 +77,16 @@ def patient_folds(labels: np.ndarray, patients: np.ndarray, k: int):
 
 
 def inner_split(index: np.ndarray, patches: idc_real.Patches, profile) -> tuple:
-    """(train, eval) indices of a fold's training patients, split as the pipeline splits."""
-    import hashlib
+    """(train, eval) indices of a fold's training patients, assigned by the pipeline's own
+    split assignment in the profile's train:eval proportion."""
+    from components import split_assignment
+    from pipeline.config import EVAL_SPLIT, TRAIN_SPLIT
 
-    buckets = dict(profile.split_buckets)
-    patients = sorted(set(patches.patients[index]),
-                      key=lambda p: hashlib.sha1(p.encode()).digest())
-    share = buckets["eval"] / (buckets["eval"] + buckets["train"])
-    evaluated = patients[: max(1, round(share * len(patients)))]
-    in_eval = np.isin(patches.patients[index], evaluated)
+    weights = [(name, w) for name, w in profile.split_buckets if name in (TRAIN_SPLIT, EVAL_SPLIT)]
+    patients, labels = patches.patients[index], patches.labels[index]
+    assigned = split_assignment.assign(
+        {p: bool(labels[patients == p].any()) for p in sorted(set(patients))}, weights)
+    in_eval = np.array([assigned[p] == EVAL_SPLIT for p in patients], bool)
     return index[~in_eval], index[in_eval]
 
 
@@ -256,12 +261,18 @@ def cross_validate(patches: idc_real.Patches, k: int, config, profile) -> dict:
     model_estimate = estimate(served, baseline=hist, **bootstrap)
     # Other policies on the same predictions: each threshold is still set without the fold's
     # own patients (pooled: on the other folds' out-of-fold predictions).
+    def for_sensitivity(labels, probabilities):
+        return training.choose_operating_point(
+            labels, probabilities, config.target_sensitivity, config.max_threshold,
+            config.min_threshold).threshold
+
     others = {
         "fixed_0.5": [0.5] * k,
+        "target_sensitivity_on_eval": [
+            for_sensitivity(f["eval_labels"], f["eval_probability"]) for f in fits],
         "youden_on_eval": [f["youden_on_eval"] for f in fits],
-        "trainer_policy_on_other_folds": [
-            training.configured_operating_point(
-                patches.labels[rest], probability[rest], config).threshold
+        "target_sensitivity_on_other_folds": [
+            for_sensitivity(patches.labels[rest], probability[rest])
             for rest in (np.concatenate([t for j, (_, t) in enumerate(folds) if j != i])
                          for i in range(k))
         ],
@@ -304,14 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from pipeline.config import IDC
 
-    patches = idc_real.load(args.root)
+    listed = idc_real.files(args.root)
     config = IDC.training
     if args.quick:
-        keep = quick_subset(patches)
-        patches = idc_real.Patches(np.asarray(patches.pixels[keep]), patches.labels[keep],
-                                   patches.patients[keep], patches.sizes[keep])
+        listed = quick_files(listed)
         config = dataclasses.replace(config, train_steps=QUICK_STEPS,
                                      steps_per_epoch=QUICK_STEPS // 3)
+    patches = idc_real.load(listed)
     cv = cross_validate(patches, FOLDS[args.quick], config, IDC)
     details = {
         **cv,

@@ -8,6 +8,7 @@ uint8 `.npy` that later runs map from disk rather than load: 17,269 patches are 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -34,18 +35,21 @@ class Patches:
         return int(self.labels.size)
 
 
-def _files(root: Path) -> list[tuple[str, str]]:
+def files(root: Path = REAL_ROOT) -> list[tuple[str, str]]:
     """(kind, file) for every file of the archive, as the ExampleGen's walk lists them."""
     from components.idc.example_gen import list_entry, top_level
 
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{root}: the real IDC patches are not there")
     return sorted(item for entry in top_level(str(root)) for item in list_entry(entry))
 
 
-def _fingerprint(files: list[tuple[str, str]]) -> dict:
-    """What the cache was made from: a changed, added or removed file makes a new one."""
-    names = [file for _, file in files]
-    return {"files": len(names), "bytes": sum(os.path.getsize(f) for f in names),
-            "first": names[:1], "last": names[-1:]}
+def _fingerprint(listed: list[tuple[str, str]]) -> str:
+    """What a cache was made from: a changed, added or removed file makes a new one."""
+    names = [file for _, file in listed]
+    key = json.dumps([names, [os.path.getsize(f) for f in names]]).encode()
+    return hashlib.sha1(key).hexdigest()[:16]
 
 
 def _decode(files: list[tuple[str, str]], out: Path) -> None:
@@ -71,29 +75,25 @@ def _decode(files: list[tuple[str, str]], out: Path) -> None:
     pixels.flush()
     del pixels
     os.replace(out / "pixels.npy.part", out / "pixels.npy")
-    np.savez(
-        out / "meta.npz",
-        labels=np.array([f[IDC_LABEL].int64_list.value[0] for f in kept], np.int64),
-        patients=np.array([f[IDC_PATIENT].bytes_list.value[0].decode() for f in kept]),
-        sizes=np.array([[f["height"].int64_list.value[0], f["width"].int64_list.value[0]]
-                        for f in kept], np.int64),
-    )
+    # Written last: its presence says the cache is whole.
+    with (out / "meta.npz.part").open("wb") as handle:
+        np.savez(
+            handle,
+            labels=np.array([f[IDC_LABEL].int64_list.value[0] for f in kept], np.int64),
+            patients=np.array([f[IDC_PATIENT].bytes_list.value[0].decode() for f in kept]),
+            sizes=np.array([[f["height"].int64_list.value[0], f["width"].int64_list.value[0]]
+                            for f in kept], np.int64),
+        )
+    os.replace(out / "meta.npz.part", out / "meta.npz")
 
 
-def load(root: Path = REAL_ROOT, cache: Path | None = None) -> Patches:
-    """The patches under `root`, decoded into `cache` (bench/work/) unless already there."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: the real IDC patches are not there")
-    files = _files(root)
-    fingerprint = {"root": str(root.resolve()), **_fingerprint(files)}
-    cache = cache or common.WORK_DIR / "idc-real-decoded"
-    manifest = cache / "manifest.json"
-    if not manifest.exists() or json.loads(manifest.read_text()) != fingerprint:
+def load(listed: list[tuple[str, str]], cache_root: Path | None = None) -> Patches:
+    """The patches of `listed` (from `files`, or a selection of it), decoded into a cache
+    under bench/work/ unless one made from the same files is there."""
+    cache = (cache_root or common.WORK_DIR / "idc-real-decoded") / _fingerprint(listed)
+    if not (cache / "meta.npz").exists():
         cache.mkdir(parents=True, exist_ok=True)
-        manifest.unlink(missing_ok=True)
-        _decode(files, cache)
-        manifest.write_text(json.dumps(fingerprint))
+        _decode(listed, cache)
     meta = np.load(cache / "meta.npz")
     return Patches(np.load(cache / "pixels.npy", mmap_mode="r"), meta["labels"],
                    meta["patients"], meta["sizes"])

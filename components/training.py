@@ -13,7 +13,7 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from components import autograph_rules
-from pipeline.config import EVAL_SPLIT, Training
+from pipeline.config import CHOSEN_FOR_SENSITIVITY, EVAL_SPLIT, FIXED_THRESHOLD, Training
 from serving import signatures
 
 # Before any model of this process is traced: every run_fn and benchmark fit comes here.
@@ -26,6 +26,7 @@ class OperatingPoint:
     sensitivity: float
     specificity: float
     target_sensitivity: float
+    policy: str = CHOSEN_FOR_SENSITIVITY
 
 
 def dataset(
@@ -91,10 +92,21 @@ def choose_operating_point(
 def configured_operating_point(
     labels: np.ndarray, probabilities: np.ndarray, config: Training
 ) -> OperatingPoint:
-    """`choose_operating_point` with the config's target, ceiling and floor."""
-    return choose_operating_point(
-        labels, probabilities, config.target_sensitivity, config.max_threshold,
-        config.min_threshold,
+    """The config's policy on these (eval) examples: its fixed threshold, with what it gives
+    here, or `choose_operating_point` with its target, ceiling and floor."""
+    if config.fixed_threshold is None:
+        return choose_operating_point(
+            labels, probabilities, config.target_sensitivity, config.max_threshold,
+            config.min_threshold,
+        )
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    called = np.asarray(probabilities).reshape(-1) >= config.fixed_threshold
+    return OperatingPoint(
+        config.fixed_threshold,
+        float(np.mean(called[labels == 1])) if np.any(labels == 1) else float("nan"),
+        float(np.mean(~called[labels == 0])) if np.any(labels == 0) else float("nan"),
+        config.target_sensitivity,
+        FIXED_THRESHOLD,
     )
 
 
@@ -125,7 +137,9 @@ def model_info(
         "model_name": model_name,
         "training": dataclasses.asdict(config),
         "operating_point": {
-            "chosen_on": EVAL_SPLIT,
+            "policy": point.policy,
+            # A fixed threshold is not chosen on any split; eval only shows what it gives.
+            "chosen_on": EVAL_SPLIT if point.policy == CHOSEN_FOR_SENSITIVITY else None,
             "target_sensitivity": point.target_sensitivity,
             "eval_sensitivity": point.sensitivity,
             "eval_specificity": point.specificity,
@@ -173,21 +187,20 @@ def fit(
     verbose: int = 2,
 ) -> tf.keras.callbacks.History:
     """Fit on an endless `train` for the config's steps, early-stopping on `valid` with the
-    best epoch's weights restored: the Trainer's loop, which bench/ runs on its own folds."""
+    best epoch's weights restored (patience 0: every step, the last weights kept): the
+    Trainer's loop, which bench/ runs on its own folds."""
     steps_per_epoch, epochs = fit_schedule(config.train_steps, config.steps_per_epoch)
+    stopping = [tf.keras.callbacks.EarlyStopping(
+        monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
+        patience=config.early_stopping_patience, restore_best_weights=True,
+    )] if config.early_stopping_patience > 0 else []
     return model.fit(
         train,
         steps_per_epoch=steps_per_epoch,
         epochs=epochs,
         validation_data=valid,
         class_weight=class_weight,
-        callbacks=[
-            tf.keras.callbacks.EarlyStopping(
-                monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
-                patience=config.early_stopping_patience, restore_best_weights=True,
-            ),
-            *callbacks,
-        ],
+        callbacks=[*stopping, *callbacks],
         verbose=verbose,
     )
 

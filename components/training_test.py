@@ -1,9 +1,18 @@
 """The operating point, and how many steps a run trains."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
-from components.training import balanced_class_weights, choose_operating_point, fit_schedule
+from components.training import (
+    balanced_class_weights,
+    choose_operating_point,
+    configured_operating_point,
+    fit,
+    fit_schedule,
+)
+from pipeline.config import CHOSEN_FOR_SENSITIVITY, FIXED_THRESHOLD, IDC
 
 
 def logit(p):
@@ -95,3 +104,34 @@ def test_class_weights_balance_the_classes():
     assert weights[1] / weights[0] == 72 / 28
     assert 72 * weights[0] == 28 * weights[1] == 50
     assert balanced_class_weights(np.zeros(5)) == {0: 1.0, 1: 1.0}
+
+
+def test_a_fixed_threshold_is_kept_and_eval_only_reports_what_it_gives():
+    labels = np.array([1, 1, 1, 1, 0, 0, 0, 0])
+    scores = np.array([0.9, 0.6, 0.4, 0.1, 0.7, 0.3, 0.2, 0.05])
+    fixed = dataclasses.replace(IDC.training, fixed_threshold=0.5)
+    point = configured_operating_point(labels, scores, fixed)
+    assert point.threshold == 0.5 and point.policy == FIXED_THRESHOLD
+    assert point.sensitivity == 0.5 and point.specificity == 0.75
+    chosen = configured_operating_point(
+        labels, scores, dataclasses.replace(fixed, fixed_threshold=None))
+    assert chosen.policy == CHOSEN_FOR_SENSITIVITY and chosen.threshold < 0.4
+    # No positives on eval: the threshold holds, its sensitivity there is undefined.
+    assert np.isnan(configured_operating_point(np.zeros(3), np.array([.1, .6, .7]), fixed)
+                    .sensitivity)
+
+
+def test_patience_zero_trains_every_step_and_keeps_the_last_weights():
+    import tensorflow as tf
+
+    config = dataclasses.replace(IDC.training, train_steps=6, steps_per_epoch=2,
+                                 early_stopping_patience=0)
+    model = tf.keras.Sequential([tf.keras.layers.Dense(1, input_shape=(1,))])
+    model.compile(optimizer=tf.keras.optimizers.SGD(0.1), loss="mse")
+    data = tf.data.Dataset.from_tensors((np.ones((4, 1)), np.zeros((4, 1)))).repeat()
+    # A validation loss that only gets worse would stop, and roll back, any patience > 0.
+    worse = tf.data.Dataset.from_tensors((np.ones((4, 1)), np.full((4, 1), 100.0)))
+    history = fit(model, data, worse, dataclasses.replace(
+        config, early_stopping_monitor="val_loss", early_stopping_mode="min"), verbose=0)
+    assert len(history.history["loss"]) == 3
+    assert model.optimizer.iterations.numpy() == 6

@@ -6,6 +6,7 @@ from components.report import svg
 from components.report.blocks import Figures, Heading, Para, Section, Table
 from components.report.fmt import METRIC_NAMES, interval, metric, num, pass_fail, signed_interval
 from components.report.metrics import METRICS
+from pipeline.config import FIXED_THRESHOLD
 
 
 def _exact(entry: dict) -> str:
@@ -147,13 +148,19 @@ def _baseline(model: dict) -> list:
 
 def _operating_point(model: dict) -> Para:
     point = model["info"].get("operating_point", {})
+    if point.get("policy") == FIXED_THRESHOLD:
+        how = (f"fixed in the configuration, not chosen on any split (on the eval split when "
+               f"the model was trained it gave sensitivity "
+               f"{metric(point.get('eval_sensitivity'))}, specificity "
+               f"{metric(point.get('eval_specificity'))})")
+    else:
+        how = (f"chosen to reach a sensitivity of {num(point.get('target_sensitivity'))} on "
+               f"the {point.get('chosen_on')} split when the model was trained (there: "
+               f"sensitivity {metric(point.get('eval_sensitivity'))}, specificity "
+               f"{metric(point.get('eval_specificity'))})")
     return Para(
-        f"Operating threshold {num(model['threshold'], 4)}: chosen to reach a "
-        f"sensitivity of {num(point.get('target_sensitivity'))} on the {point.get('chosen_on')} "
-        f"split when the model was trained (there: sensitivity "
-        f"{metric(point.get('eval_sensitivity'))}, specificity "
-        f"{metric(point.get('eval_specificity'))}). P(malignant) at or above it is reported "
-        f"as malignant."
+        f"Operating threshold {num(model['threshold'], 4)}: {how}. P(malignant) at or above "
+        f"it is reported as malignant."
     )
 
 
