@@ -127,6 +127,14 @@ def _weighting(info: dict) -> tuple[dict | None, list[str]]:
     ]
 
 
+def _threshold_policy(info: dict) -> dict:
+    """How the served threshold was set and what it gave where it was set (model_info)."""
+    point = info.get("operating_point", {})
+    return {key: point.get(key) for key in (
+        "policy", "chosen_on", "target_sensitivity", "eval_sensitivity", "eval_specificity",
+        "eval_examples", "eval_positives")}
+
+
 def build(report: dict, profile) -> dict:
     """The card for this run's candidate (or, when none was trained, why not)."""
     text = TEXT[profile.name]
@@ -149,6 +157,7 @@ def build(report: dict, profile) -> dict:
             "type": _model_type(text, members),
             "code_version": report["lineage"]["code_version"],
             "operating_threshold": model.get("threshold"),
+            "operating_threshold_policy": _threshold_policy(model["info"]) if trained else None,
             "label_meaning": "1 = malignant / IDC-positive, 0 = benign / negative",
         },
         "intended_use": {

@@ -24,7 +24,9 @@ def _trained(training: dict) -> dict:
     return {
         "trained": True,
         "threshold": 0.31,
-        "info": {"threshold": 0.31, "training": training},
+        "info": {"threshold": 0.31, "training": training,
+                 "operating_point": {"policy": "fixed", "chosen_on": None,
+                                     "eval_sensitivity": 0.8, "eval_specificity": 0.9}},
         "splits": {},
         "slices": {"rows": []},
     }
@@ -37,6 +39,8 @@ def test_card_describes_the_networks_the_model_was_trained_with_not_the_config()
     assert details["type"].startswith("5 one-dimensional convolutional networks")
     assert "the mean of theirs" in details["type"]
     assert details["operating_threshold"] == 0.31 and details["version"] == 7
+    assert details["operating_threshold_policy"]["policy"] == "fixed"
+    assert details["operating_threshold_policy"]["eval_specificity"] == 0.9
     assert card["training_data"]["split"] == {"1": 170}
     assert "train" not in card["evaluation_data"]["splits"]
     assert card["metrics"]["rests_on"] == EVIDENCE
@@ -55,6 +59,7 @@ def test_untrained_run_describes_the_configured_model():
     members = WDBC.training.ensemble_members
     assert card["model_details"]["type"].startswith(f"{members} one-dimensional")
     assert card["metrics"]["test"] == [] and card["model_details"]["operating_threshold"] is None
+    assert card["model_details"]["operating_threshold_policy"] is None
 
 
 def test_idc_has_no_description_of_an_ensemble():
