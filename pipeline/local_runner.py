@@ -197,27 +197,28 @@ def run_pipeline(
     stream = stream or sys.stdout
     with _exclusive(paths):
         serving_model_dir = paths.serving_model_dir(profile)
-        served = latest_servable_version(str(serving_model_dir)) or 0
-        pipeline = create_pipeline(
-            profile=profile,
-            pipeline_name=paths.pipeline_name,
-            pipeline_root=str(paths.pipeline_root.resolve()),
-            data_root=str(data_root.resolve()),
-            serving_model_dir=str(serving_model_dir.resolve()),
-            served_version=served,
-            train_steps=train_steps or profile.training.train_steps,
-            beam_pipeline_args=list(beam_args or config.BEAM.direct_args()),
-            metadata_connection_config=metadata.sqlite_config(paths.metadata_path),
-            enable_cache=enable_cache,
-        )
         started = datetime.datetime.now()
         run_id = started.isoformat()
         log_file = paths.logs / f"run-{started:%Y%m%d-%H%M%S}.log"
         error = None
-        # TFX's Beam executors parse sys.argv as absl flags; the host's own arguments (bcpipe's,
-        # or pytest's `-v -p ...`) must not reach them.
-        argv, sys.argv = sys.argv, sys.argv[:1]
         with _quiet(log_file, stream), _noting_interrupts() as interrupted:
+            # Inside: trying the served versions is a load, which TF reports at length.
+            served = latest_servable_version(str(serving_model_dir)) or 0
+            pipeline = create_pipeline(
+                profile=profile,
+                pipeline_name=paths.pipeline_name,
+                pipeline_root=str(paths.pipeline_root.resolve()),
+                data_root=str(data_root.resolve()),
+                serving_model_dir=str(serving_model_dir.resolve()),
+                served_version=served,
+                train_steps=train_steps or profile.training.train_steps,
+                beam_pipeline_args=list(beam_args or config.BEAM.direct_args()),
+                metadata_connection_config=metadata.sqlite_config(paths.metadata_path),
+                enable_cache=enable_cache,
+            )
+            # TFX's Beam executors parse sys.argv as absl flags; the host's own arguments
+            # (bcpipe's, or pytest's `-v -p ...`) must not reach them.
+            argv, sys.argv = sys.argv, sys.argv[:1]
             try:
                 _run_as(pipeline, run_id)
             except BaseException as err:  # noqa: BLE001 - every failure is reported, then mapped

@@ -73,6 +73,9 @@ def serve(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # The server's own lines say what loads; TF's INFO lines ("Restoring parameters") would
+    # come twice, through its own handler and the root's.
+    logging.getLogger("tensorflow").setLevel(logging.WARNING)
     # TF shares one intra-op pool per process, sized by the first session, unless this is set
     # before that session: without it SERVING.session_threads could not differ per model.
     os.environ.setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")

@@ -27,6 +27,7 @@ import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
 from tensorflow.core.protobuf import config_pb2, meta_graph_pb2, saved_model_pb2
 from tensorflow.python.framework import op_def_registry
+from tensorflow.python.util import deprecation
 from tensorflow_serving.apis import (
     classification_pb2,
     get_model_metadata_pb2,
@@ -155,7 +156,8 @@ class Servable:
         )
         config.experimental.executor_type = executor_type(meta_graph)
         self._session = tf.compat.v1.Session(graph=graph, config=config)
-        with graph.as_default():
+        # TF 2 calls this loader deprecated; it is the one TF Serving itself runs models by.
+        with graph.as_default(), deprecation.silence():
             tf.compat.v1.saved_model.loader.load(self._session, ["serve"], path)
         self._signatures = {
             name: _Signature.of(definition)

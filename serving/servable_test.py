@@ -1,5 +1,9 @@
 """How a Classify context meets its examples, and which executor a session runs on."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2
@@ -67,3 +71,13 @@ def test_reference_variables_also_keep_tf_default():
         tf.raw_ops.VariableV2(shape=[], dtype=tf.float32)
     meta_graph = meta_graph_pb2.MetaGraphDef(graph_def=graph.as_graph_def())
     assert executor_type(meta_graph) == ""
+
+
+def test_loading_a_version_prints_no_deprecation_notice():
+    """TF's warnings print once per process: a process of its own shows whether one is left."""
+    code = ("import sys; from serving.servable import Servable; "
+            "Servable('wdbc', 1, sys.argv[1])")
+    loaded = subprocess.run([sys.executable, "-c", code, exported()["wdbc", 1]],
+                            capture_output=True, text=True, check=True,
+                            env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+    assert "deprecated" not in loaded.stderr
