@@ -43,7 +43,10 @@ def _splits(data: dict) -> list:
 def _ingestion(data: dict) -> list:
     if not data["ingestion"]:
         return [Para("This ExampleGen records no ingestion counts (the CSV is read as is).")]
-    return [Table(["count", "value"], [[k, num(v)] for k, v in sorted(data["ingestion"].items())],
+    # Counts, and the names of what a count cannot say (the folders not read as patients).
+    rows = [[k, ", ".join(v) or "none" if isinstance(v, list) else num(v)]
+            for k, v in sorted(data["ingestion"].items())]
+    return [Table(["count", "value"], rows,
                   caption="What the ExampleGen kept, skipped and ignored")]
 
 
