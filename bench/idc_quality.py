@@ -119,7 +119,8 @@ def fit_model(patches, fit_idx, eval_idx, test_idx, config) -> dict:
     import tensorflow as tf
 
     from components import training
-    from components.idc.model import augment, build_model
+    from components.idc.model import SHAPE, EightViews, augment, build_model
+    from components.idc.preprocessing import PIXELS
 
     tf.keras.backend.clear_session()
     tf.keras.utils.set_random_seed(config.seed)
@@ -132,10 +133,16 @@ def fit_model(patches, fit_idx, eval_idx, test_idx, config) -> dict:
                            verbose=0)
     eval_labels, eval_probability = training.predict_split(model, valid)
     point = training.configured_operating_point(eval_labels, eval_probability, config)
-    _, test_probability = training.predict_split(
-        model, _batches(patches, test_idx, 256, train=False, seed=config.seed))
+    test = _batches(patches, test_idx, 256, train=False, seed=config.seed)
+    _, test_probability = training.predict_split(model, test)
+    # The network on each patch as stored, without the other seven views.
+    single = model.get_layer(EightViews.NAME).network
+    one_view = test.map(lambda features, label: (
+        tf.reshape(features[PIXELS], (-1, *SHAPE)), label))
+    _, single_view = training.predict_split(single, one_view)
     return {
         "test_probability": test_probability,
+        "single_view_probability": single_view,
         "eval_labels": eval_labels,
         "eval_probability": eval_probability,
         "threshold": point.threshold,
@@ -226,6 +233,7 @@ def cross_validate(patches: idc_real.Patches, k: int, config, profile) -> dict:
 
     folds = patient_folds(patches.labels, patches.patients, k)
     probability = np.full(len(patches), np.nan)
+    single_view = np.full(len(patches), np.nan)
     baseline = np.full(len(patches), np.nan)
     fits, started = [], time.monotonic()
     for n, (train_idx, test_idx) in enumerate(folds, 1):
@@ -233,7 +241,9 @@ def cross_validate(patches: idc_real.Patches, k: int, config, profile) -> dict:
         fold_started = time.monotonic()
         fit = fit_model(patches, fit_idx, eval_idx, test_idx, config)
         probability[test_idx] = fit["test_probability"]
+        single_view[test_idx] = fit["single_view_probability"]
         baseline[test_idx] = fit_baseline(patches, train_idx, test_idx)
+        del fit["single_view_probability"]
         fit.update(
             test_patients=sorted(set(patches.patients[test_idx])),
             eval_patients=sorted(set(patches.patients[eval_idx])),
@@ -282,6 +292,9 @@ def cross_validate(patches: idc_real.Patches, k: int, config, profile) -> dict:
                **summarise(estimate(scored(probability, thresholds), **bootstrap))}
         for name, thresholds in others.items()
     }
+    thresholds = [f["threshold"] for f in fits]
+    one_view = summarise(estimate(scored(single_view, thresholds), baseline=served,
+                                  **bootstrap))
     patients = per_patient(served)
     return {
         "folds": k,
@@ -294,6 +307,9 @@ def cross_validate(patches: idc_real.Patches, k: int, config, profile) -> dict:
         "baseline": summarise(estimate(hist, **bootstrap)),
         "thresholds": [f["threshold"] for f in fits],
         "other_threshold_policies": policies,
+        # The same models on each patch as stored, not the mean of its 8 views; `change` is
+        # single view minus the served 8-view mean, paired over the same resamples.
+        "single_view": one_view,
         "per_patient": patients,
         "per_patient_spread": {m: _spread(patients, m)
                                for m in ("auc", "sensitivity", "specificity")},

@@ -50,16 +50,10 @@ def learning_rate(config: Training) -> tf.keras.optimizers.schedules.LearningRat
     )
 
 
-def build_model(config: Training) -> tf.keras.Model:
-    if config.ensemble_members != 1:
-        # Not silently one network: averaging several is untried here under MirroredStrategy
-        # and mixed precision, and would multiply the full-scale training time.
-        raise ValueError(
-            f"IDC trains one network; ensemble_members={config.ensemble_members} is for WDBC"
-        )
-    pixels = tf.keras.layers.Input(shape=(PIXEL_COUNT,), name=PIXELS, dtype=tf.int64)
-    x = tf.keras.layers.Reshape(SHAPE)(pixels)
-    x = tf.keras.layers.Rescaling(1.0 / 255)(x)
+def _network(config: Training) -> tf.keras.Model:
+    """One view of a batch of patches (0..255, [n, 50, 50, 3]) -> P(IDC) [n, 1]."""
+    images = tf.keras.layers.Input(shape=SHAPE)
+    x = tf.keras.layers.Rescaling(1.0 / 255)(images)
     for depth, block in enumerate(BLOCKS):
         if depth:
             x = tf.keras.layers.MaxPooling2D()(x)
@@ -69,6 +63,40 @@ def build_model(config: Training) -> tf.keras.Model:
     x = tf.keras.layers.Dropout(config.dropout)(x)
     # float32 output keeps the probability exact under mixed precision.
     output = tf.keras.layers.Dense(1, activation="sigmoid", dtype="float32", name="probability")(x)
+    return tf.keras.Model(images, output, name="network")
+
+
+class EightViews(tf.keras.layers.Layer):
+    """The network in training; at inference, its mean over the patch's 8 flips and quarter
+    turns. A patch has no up or left: training sees every view (augment), and averaging
+    them removes what the network still says differently about the same tissue turned."""
+
+    NAME = "eight_views"
+
+    def __init__(self, network: tf.keras.Model, **kwargs):
+        super().__init__(**kwargs)
+        self.network = network
+
+    def call(self, images: tf.Tensor, training=None) -> tf.Tensor:
+        if training:
+            return self.network(images, training=True)
+        turned = tf.transpose(images, [0, 2, 1, 3])
+        views = [flipped for view in (images, turned) for flipped in (
+            view, tf.reverse(view, [1]), tf.reverse(view, [2]), tf.reverse(view, [1, 2]))]
+        probabilities = self.network(tf.concat(views, axis=0), training=False)
+        return tf.reduce_mean(tf.reshape(probabilities, [len(views), -1, 1]), axis=0)
+
+
+def build_model(config: Training) -> tf.keras.Model:
+    if config.ensemble_members != 1:
+        # Not silently one network: averaging several is untried here under MirroredStrategy
+        # and mixed precision, and would multiply the full-scale training time.
+        raise ValueError(
+            f"IDC trains one network; ensemble_members={config.ensemble_members} is for WDBC"
+        )
+    pixels = tf.keras.layers.Input(shape=(PIXEL_COUNT,), name=PIXELS, dtype=tf.int64)
+    images = tf.keras.layers.Reshape(SHAPE)(pixels)
+    output = EightViews(_network(config), name=EightViews.NAME)(images)
     model = tf.keras.Model(inputs={PIXELS: pixels}, outputs=output)
     model.compile(
         optimizer=tf.keras.optimizers.Adam(learning_rate(config)),

@@ -10,6 +10,7 @@ from components.idc.model import (
     BLOCKS,
     FINAL_LR_SHARE,
     WARMUP_SHARE,
+    EightViews,
     augment,
     build_model,
     learning_rate,
@@ -20,14 +21,15 @@ from pipeline.config import IDC
 
 def test_architecture_and_schedule():
     model = build_model(IDC.training)
-    convs = [layer.filters for layer in model.layers if isinstance(layer, tf.keras.layers.Conv2D)]
+    network = model.get_layer(EightViews.NAME).network
+    layers = network.layers
+    convs = [layer.filters for layer in layers if isinstance(layer, tf.keras.layers.Conv2D)]
     assert convs == [f for block in BLOCKS for f in block] == [32, 64, 128, 256]
-    norms = [layer for layer in model.layers
-             if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    norms = [layer for layer in layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
     assert len(norms) == len(convs)
-    assert sum(isinstance(layer, tf.keras.layers.MaxPooling2D) for layer in model.layers) == 3
-    assert isinstance(model.layers[-3], tf.keras.layers.GlobalAveragePooling2D)
-    assert model.output_shape == (None, 1)
+    assert sum(isinstance(layer, tf.keras.layers.MaxPooling2D) for layer in layers) == 3
+    assert isinstance(layers[-3], tf.keras.layers.GlobalAveragePooling2D)
+    assert model.output_shape == network.output_shape == (None, 1)
     # Warm-up to the peak, then cosine decay to 2% of it at the last step.
     assert float(model.optimizer.learning_rate) == 0.0  # the schedule's, before any step
     schedule = learning_rate(IDC.training)
@@ -82,3 +84,17 @@ def test_learns_dark_versus_light_patches():
     model = build_model(IDC.training)
     model.fit({PIXELS: pixels}, labels, epochs=3, batch_size=32, verbose=0)
     assert model.evaluate({PIXELS: pixels}, labels, verbose=0, return_dict=True)["auc"] > 0.95
+
+
+def test_served_probability_is_the_mean_over_the_eight_views():
+    model = build_model(IDC.training)
+    pixels = np.random.default_rng(2).integers(0, 256, (3, PIXEL_COUNT)).astype(np.int64)
+    served = model({PIXELS: tf.constant(pixels)}, training=False).numpy()
+    network = model.get_layer(EightViews.NAME).network
+    images = pixels.reshape(3, 50, 50, 3).astype(np.float32)
+    views = [v for base in (images, images.transpose(0, 2, 1, 3))
+             for v in (base, base[:, ::-1], base[:, :, ::-1], base[:, ::-1, ::-1])]
+    one_by_one = [network(v, training=False).numpy() for v in views]
+    np.testing.assert_allclose(served, np.mean(one_by_one, axis=0), atol=1e-6)
+    # The views disagree (an untrained network is not turn-invariant): the mean is not any one.
+    assert not np.allclose(one_by_one[0], one_by_one[4])
