@@ -90,7 +90,7 @@ def pushed_idc() -> Path | None:
 def serve_from(pushed: dict[str, Path]) -> Path:
     """A model base of its own holding each pushed version (as version 1): what another
     run pushes later cannot change what is measured."""
-    from components.model_store import copy_tree
+    from components.model_files import copy_tree
 
     shutil.rmtree(MODEL_BASE, ignore_errors=True)
     for model, version_dir in pushed.items():

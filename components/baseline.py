@@ -10,7 +10,7 @@ import os
 
 from tfx import v1 as tfx
 
-from components.model_store import copy_tree
+from components.model_files import copy_tree
 from serving import layout
 from serving.loadable import latest_servable_version
 

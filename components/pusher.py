@@ -14,7 +14,7 @@ import tensorflow as tf
 from tfx import v1 as tfx
 
 from components.baseline import SERVING_MODEL_DIR
-from components.model_store import content_hash, copy_tree
+from components.model_files import content_hash, copy_tree
 from serving import layout
 
 

@@ -4,7 +4,7 @@ import json
 import os
 from pathlib import Path
 
-from components.model_store import content_hash, pushed_content_hash
+from components.model_files import content_hash, pushed_content_hash
 from components.pusher import push
 from serving import layout
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ml_metadata.proto import metadata_store_pb2
 
-from components.model_store import pushed_content_hash
+from components.model_files import pushed_content_hash
 from pipeline import metadata
 from serving import layout
 

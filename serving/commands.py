@@ -20,9 +20,9 @@ from pipeline.config import SERVING
 from pipeline.exits import EXIT_FAILURE, EXIT_OK, EXIT_REJECTED, Refused, UsageError
 from serving import inputs
 from serving.client import ServingClient, ServingUnavailable
-from serving.model_store import ModelStore
 from serving.server import ModelServer
 from serving.serving_config import write_serving_config
+from serving.version_manager import VersionManager
 
 LISTENING = "bcpipe serve: gRPC on"
 
@@ -79,7 +79,7 @@ def serve(args: argparse.Namespace) -> int:
     # TF shares one intra-op pool per process, sized by the first session, unless this is set
     # before that session: without it SERVING.session_threads could not differ per model.
     os.environ.setdefault("TF_OVERRIDE_GLOBAL_THREADPOOL", "1")
-    store = ModelStore(
+    store = VersionManager(
         model_base=str(args.model_base) if args.model_base else None,
         models_config=str(args.models_config) if args.models_config else None,
         warmup_iterations=SERVING.warmup_iterations,

@@ -1,4 +1,4 @@
-"""A gRPC server speaking TF Serving's PredictionService and ModelService over a ModelStore.
+"""A gRPC server speaking TF Serving's PredictionService and ModelService over a VersionManager.
 
 A client written from `tensorflow_serving/apis/*.proto` cannot tell it from TF Serving for
 Predict, Classify, GetModelMetadata, GetModelStatus and HandleReloadConfigRequest; Regress
@@ -20,8 +20,8 @@ from tensorflow_serving.apis import (
 )
 
 from pipeline.config import SERVING, Serving
-from serving.model_store import ModelStore
 from serving.status import ServingError, invalid_argument
+from serving.version_manager import VersionManager
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ def _answer(context: grpc.ServicerContext, request, work: Callable[[], Response]
 
 
 class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
-    def __init__(self, store: ModelStore):
+    def __init__(self, store: VersionManager):
         self._store = store
 
     def Predict(self, request, context):
@@ -63,7 +63,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
 
 
 class ModelService(model_service_pb2_grpc.ModelServiceServicer):
-    def __init__(self, store: ModelStore):
+    def __init__(self, store: VersionManager):
         self._store = store
 
     def GetModelStatus(self, request, context):
@@ -82,7 +82,7 @@ class ModelServer:
 
     def __init__(
         self,
-        store: ModelStore,
+        store: VersionManager,
         *,
         host: str = "0.0.0.0",
         port: int = SERVING.port,

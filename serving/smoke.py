@@ -18,8 +18,8 @@ import tensorflow as tf
 from pipeline.exits import EXIT_FAILURE, EXIT_OK
 from serving import inputs, warmup
 from serving.client import ServingClient, ServingUnavailable
-from serving.model_store import ModelStore
 from serving.server import ModelServer
+from serving.version_manager import VersionManager
 
 TOLERANCE = 1e-6
 
@@ -62,7 +62,7 @@ def run(
     out: Callable[[str], None] = print,
 ) -> int:
     """Serves `model_base` on a free local port, queries every model, stops the server."""
-    store = ModelStore(model_base=str(model_base))
+    store = VersionManager(model_base=str(model_base))
     store.poll()
     models = store.model_names()
     if not models:

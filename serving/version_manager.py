@@ -76,7 +76,7 @@ def _request_text(name: str, version: int | None) -> str:
     return f"Latest({name})" if version is None else f"Specific({name}, {version})"
 
 
-class ModelStore:
+class VersionManager:
     """Loaded versions per model, resolved per request, changed by `poll()`."""
 
     def __init__(
@@ -294,7 +294,7 @@ class ModelStore:
                 except Exception:  # the next poll tries again
                     log.exception("poll failed")
 
-        self._thread = threading.Thread(target=loop, name="model-store-poll", daemon=True)
+        self._thread = threading.Thread(target=loop, name="version-poll", daemon=True)
         self._thread.start()
 
     def stop(self) -> None:

@@ -11,9 +11,9 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from serving import warmup
 from serving.loadable import latest_servable_version
-from serving.model_store import ModelStore, State
 from serving.serving_config import models_config
 from serving.status import ServingError
+from serving.version_manager import State, VersionManager
 from tests.serving_models import (
     delete_variables,
     exported,
@@ -33,7 +33,7 @@ def _spec(name="wdbc", version=None, label=None) -> model_pb2.ModelSpec:
     return spec
 
 
-def _states(store: ModelStore, name="wdbc") -> dict[int, int]:
+def _states(store: VersionManager, name="wdbc") -> dict[int, int]:
     return {s.version: s.state for s in store.status(_spec(name)).model_version_status}
 
 
@@ -49,7 +49,7 @@ def test_serves_the_latest_version_and_ignores_staging_and_stray_dirs(tmp_path):
     shutil.copytree(exported()["wdbc", 1], tmp_path / "wdbc" / ".staging-3")
     (tmp_path / "wdbc" / "notes").mkdir()
     (tmp_path / ".trash").mkdir()
-    store = ModelStore(model_base=str(tmp_path))
+    store = VersionManager(model_base=str(tmp_path))
     store.poll()
     assert store.model_names() == ["wdbc"]
     assert store.servable(_spec()).version == 2
@@ -61,7 +61,7 @@ def test_serves_the_latest_version_and_ignores_staging_and_stray_dirs(tmp_path):
 def test_session_threads_are_per_model_and_change_no_answer(tmp_path):
     push(tmp_path, "wdbc", 1)
     shutil.copytree(tmp_path / "wdbc", tmp_path / "other")
-    store = ModelStore(model_base=str(tmp_path), session_threads={"wdbc": 1})
+    store = VersionManager(model_base=str(tmp_path), session_threads={"wdbc": 1})
     store.poll()
     single, default = store.servable(_spec()), store.servable(_spec("other"))
     assert (single.threads, default.threads) == (1, 0)
@@ -74,7 +74,7 @@ def test_session_threads_are_per_model_and_change_no_answer(tmp_path):
 
 def test_a_new_version_replaces_the_old_only_once_available(tmp_path):
     push(tmp_path, "wdbc", 1)
-    store = ModelStore(model_base=str(tmp_path))
+    store = VersionManager(model_base=str(tmp_path))
     store.poll()
     held = store.servable(_spec())
     push(tmp_path, "wdbc", 2, seed=2)
@@ -95,7 +95,7 @@ def test_an_incomplete_version_is_not_loaded_until_it_is_whole(tmp_path, missing
     shutil.copytree(complete, partial)
     moved = tmp_path / "held-back"
     shutil.move(partial / missing, moved)
-    store = ModelStore(model_base=str(tmp_path))
+    store = VersionManager(model_base=str(tmp_path))
     store.poll()
     assert store.servable(_spec()).version == 1
     assert _states(store) == {1: State.AVAILABLE}
@@ -125,7 +125,7 @@ def test_a_version_incomplete_longer_than_a_push_is_reported_until_whole(tmp_pat
     partial = tmp_path / "wdbc" / "2"
     shutil.copytree(exported()["wdbc", 2], partial)
     shutil.move(partial / missing, tmp_path / "held-back")
-    store = ModelStore(model_base=str(tmp_path), incomplete_report_seconds=0)
+    store = VersionManager(model_base=str(tmp_path), incomplete_report_seconds=0)
     store.poll()
     status = {s.version: s for s in store.status(_spec()).model_version_status}
     assert status[2].state == State.END
@@ -144,7 +144,7 @@ def test_the_latest_servable_version_is_the_one_the_server_serves(tmp_path):
     ):
         push_broken(tmp_path, version, breakage)
     assert latest_servable_version(str(tmp_path / "wdbc")) == 1
-    store = ModelStore(model_base=str(tmp_path))
+    store = VersionManager(model_base=str(tmp_path))
     store.poll()
     assert store.servable(_spec()).version == 1
     assert latest_servable_version(str(tmp_path / "none")) is None
@@ -154,7 +154,7 @@ def test_the_latest_servable_version_is_the_one_the_server_serves(tmp_path):
 def test_a_version_that_fails_to_load_is_reported_and_the_old_one_keeps_serving(tmp_path, breakage):
     push(tmp_path, "wdbc", 1)
     push_broken(tmp_path, 2, breakage)
-    store = ModelStore(model_base=str(tmp_path))
+    store = VersionManager(model_base=str(tmp_path))
     store.poll()
     store.poll()  # a failed version is not retried on every poll
     status = {s.version: s for s in store.status(_spec()).model_version_status}
@@ -172,7 +172,7 @@ def test_models_config_pins_versions_and_resolves_labels(tmp_path):
         push(tmp_path, "wdbc", version, seed=1 + version % 2)
     config = tmp_path / "models.config"
     config.write_text(str(models_config(str(tmp_path), {"wdbc": [1, 2, 3]})))
-    store = ModelStore(models_config=str(config))
+    store = VersionManager(models_config=str(config))
     store.poll()
     assert _states(store) == {2: State.AVAILABLE, 3: State.AVAILABLE}
     assert store.servable(_spec(label="stable")).version == 2
@@ -193,7 +193,7 @@ def test_an_unparsable_config_keeps_the_last_good_one(tmp_path):
     push(tmp_path, "wdbc", 1)
     config = tmp_path / "models.config"
     config.write_text(str(models_config(str(tmp_path), {"wdbc": [1]})))
-    store = ModelStore(models_config=str(config))
+    store = VersionManager(models_config=str(config))
     store.poll()
     config.write_text("model_config_list { config { nme: 'x' } }")
     store.poll()
@@ -203,7 +203,7 @@ def test_an_unparsable_config_keeps_the_last_good_one(tmp_path):
 def test_reload_config_replaces_the_models(tmp_path):
     push(tmp_path, "wdbc", 1)
     push(tmp_path, "idc_patch", 1)
-    store = ModelStore(model_base=str(tmp_path))
+    store = VersionManager(model_base=str(tmp_path))
     store.poll()
     assert store.model_names() == ["idc_patch", "wdbc"]
     only_wdbc = model_server_config_pb2.ModelServerConfig()

@@ -27,12 +27,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from components.model_store import copy_tree
+from components.model_files import copy_tree
 from pipeline.config import DATA_DIR, IDC_PATCH_SIZE, WDBC_FEATURES
 from serving import inputs, layout, signatures
 from serving.client import ServingClient
-from serving.model_store import ModelStore
 from serving.server import ModelServer
+from serving.version_manager import VersionManager
 
 ADDRESS_ENV = "BCPIPE_SERVING_ADDRESS"
 MODEL_BASE_ENV = "BCPIPE_SERVING_MODEL_BASE"
@@ -204,7 +204,7 @@ def start_endpoint(model_base: Path, **server_kwargs) -> Endpoint:
         if not os.environ.get(MODEL_BASE_ENV):
             pytest.skip(f"{ADDRESS_ENV} is set but {MODEL_BASE_ENV} is not")
         return Endpoint(address, Path(os.environ[MODEL_BASE_ENV]))
-    store = ModelStore(model_base=str(model_base))
+    store = VersionManager(model_base=str(model_base))
     server = ModelServer(store, host="127.0.0.1", port=0, **server_kwargs)
     port = server.start()
     store.start(poll_seconds=0.1)

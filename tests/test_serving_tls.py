@@ -19,8 +19,8 @@ from pipeline.config import SERVING
 from pipeline.exits import EXIT_FAILURE
 from serving.client import ServingClient, ServingUnavailable
 from serving.inputs import RAW, SIGNATURES
-from serving.model_store import ModelStore
 from serving.server import ModelServer
+from serving.version_manager import VersionManager
 from tests.serving_models import WDBC_CSV, in_process, push, wdbc_rows
 
 FAST_RETRIES = dataclasses.replace(SERVING, client_attempts=2, client_backoff_seconds=0.01)
@@ -70,7 +70,7 @@ def tls_server(tmp_path_factory):
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    store = ModelStore(model_base=str(model_base))
+    store = VersionManager(model_base=str(model_base))
     store.poll()
     server = ModelServer(store, host="127.0.0.1", port=0, tls=(key_pem, _pem(server_cert)))
     port = server.start()

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from components import artifacts
 from components.baseline import SERVING_MODEL_DIR
-from components.model_store import pushed_content_hash
+from components.model_files import pushed_content_hash
 from components.report import (
     anomalies,
     data,

@@ -8,7 +8,7 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
-from components.model_store import content_hash
+from components.model_files import content_hash
 
 # Set in the container image (no .git inside it) by the build from the same commit.
 CODE_VERSION_ENV = "BCPIPE_CODE_VERSION"
