@@ -58,9 +58,12 @@ def archive(patches: int) -> Path:
 
 
 def one_epoch(patches: int) -> int:
-    """Train steps for one pass over the train split (8 of 10 hash buckets), in whole
-    epochs of the configured length so that no partial epoch is added."""
-    steps = math.ceil(patches * 0.8 / config.IDC.training.batch_size)
+    """Train steps for one pass over the train split (its share of the profile's split
+    proportions; whole patients, so about that share of the patches), in whole epochs of the
+    configured length so that no partial epoch is added."""
+    buckets = dict(config.IDC.split_buckets)
+    share = buckets[config.TRAIN_SPLIT] / sum(buckets.values())
+    steps = math.ceil(patches * share / config.IDC.training.batch_size)
     per_epoch = config.IDC.training.steps_per_epoch
     return math.ceil(steps / per_epoch) * per_epoch
 
