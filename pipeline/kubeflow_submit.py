@@ -9,9 +9,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
+import logging
 import os
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from pipeline import config, exits
@@ -52,7 +54,11 @@ def parse_params(pairs: list[str], declared: dict) -> dict:
 def make_client(host: str):
     import kfp
 
-    return kfp.Client(host=host, existing_token=os.environ.get(config.KUBEFLOW.token_env) or None)
+    # It warns, on every start, that it needs KFP v2; this command is for KFP v2.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        return kfp.Client(host=host,
+                          existing_token=os.environ.get(config.KUBEFLOW.token_env) or None)
 
 
 def upload(client, package: Path, name: str) -> tuple[str, str]:
@@ -77,6 +83,8 @@ def _answering(host: str):
     import urllib3
     from kfp_server_api.exceptions import ApiException
 
+    # Its retries each log a warning; what they came to is told once, below.
+    logging.getLogger("urllib3.connectionpool").setLevel(logging.ERROR)
     try:
         yield
     except urllib3.exceptions.HTTPError as err:

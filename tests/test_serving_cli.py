@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,16 +58,25 @@ def _predict_lines(capsys, *args: str) -> tuple[int, list[dict], str]:
     return code, [json.loads(line) for line in captured.out.splitlines()], captured.err
 
 
-@pytest.mark.parametrize("signature", ["raw", "examples"])
-def test_predict_a_csv_without_diagnosis(server, model_base, capsys, tmp_path, signature):
-    _, address = server
-    rows = wdbc_rows(7)
-    path = tmp_path / "rows.csv"
+def _rows_csv(path: Path, rows, later_first_feature: str | None = None) -> Path:
+    """`rows` as a canonical CSV without diagnosis; `later_first_feature`, if given, is the
+    first feature's text in every row after the first."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", *WDBC_FEATURES])
         for i, key in enumerate(rows.keys):
-            writer.writerow([key, *(float(rows.raw[name][i]) for name in WDBC_FEATURES)])
+            values = [float(rows.raw[name][i]) for name in WDBC_FEATURES]
+            if i and later_first_feature is not None:
+                values[0] = later_first_feature
+            writer.writerow([key, *values])
+    return path
+
+
+@pytest.mark.parametrize("signature", ["raw", "examples"])
+def test_predict_a_csv_without_diagnosis(server, model_base, capsys, tmp_path, signature):
+    _, address = server
+    rows = wdbc_rows(7)
+    path = _rows_csv(tmp_path / "rows.csv", rows)
     argv = ["--server", address, "--model", "wdbc", "--csv", str(path), "--signature", signature]
     code, lines, _ = _predict_lines(capsys, *argv)
     assert code == cli.EXIT_OK
@@ -98,13 +108,7 @@ def test_predict_pngs(server, model_base, capsys, tmp_path):
 @pytest.mark.parametrize("value", ["nan", "inf", "-Infinity"])
 def test_predict_refuses_non_finite_values_before_sending(capsys, tmp_path, value):
     rows = wdbc_rows(2)
-    path = tmp_path / "rows.csv"
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", *WDBC_FEATURES])
-        for i, key in enumerate(rows.keys):
-            values = [float(rows.raw[name][i]) for name in WDBC_FEATURES]
-            writer.writerow([key, *(values if i == 0 else [value, *values[1:]])])
+    path = _rows_csv(tmp_path / "rows.csv", rows, later_first_feature=value)
     # No server listens there: nothing may be sent.
     argv = ["--server", "127.0.0.1:1", "--model", "wdbc", "--csv", str(path)]
     code, lines, err = _predict_lines(capsys, *argv)
