@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 import tensorflow_model_analysis as tfma
+from tensorflow.python.util import deprecation
 
 from pipeline.config import Profile
 from serving.signatures import LABEL, PROBABILITY
@@ -41,7 +42,11 @@ class Check:
 def overall_metrics(evaluation_uri: str) -> dict[tuple[str, str, str, bool], float]:
     """(model, output, metric, is_diff) -> value, for the overall slice."""
     values = {}
-    for sliced in tfma.load_metrics(evaluation_uri):
+    # TFMA reads its own files through a TF iterator that TF calls deprecated: nothing a
+    # reader of the run's summary can act on.
+    with deprecation.silence():
+        loaded = list(tfma.load_metrics(evaluation_uri))
+    for sliced in loaded:
         if sliced.slice_key.single_slice_keys:
             continue
         for entry in sliced.metric_keys_and_values:
