@@ -13,7 +13,7 @@ VENV := .venv
 STAMP := $(VENV)/.bcpipe-installed
 PYTEST_ARGS ?=
 
-.PHONY: help env demo test test-fast lint bench clean
+.PHONY: help env demo test test-fast lint bench clean browser
 
 help:
 	@echo "make demo   - set up .venv and run the pipelines on the bundled data"
@@ -36,7 +36,13 @@ env: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/bcpipe demo
 
-test: $(STAMP)
+# Debian's Chromium, which the review report's page test drives through Playwright
+# (a browser build of Playwright's own cannot be fetched here).
+browser:
+	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y --no-install-recommends chromium; }
+
+test: $(STAMP) browser
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
