@@ -194,3 +194,18 @@ def test_sigterm_stops_the_server_cleanly(server):
     remaining, _ = process.communicate()
     assert process.returncode == cli.EXIT_OK
     assert "stopping" in remaining
+
+
+def test_serve_on_a_model_base_not_there_says_so_and_serves_what_appears(tmp_path):
+    missing = tmp_path / "not-yet"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", "serve", "--model-base", str(missing),
+         "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert listening_address(process.stdout) is not None
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    assert f"--model-base {missing} does not exist (yet)" in err.splitlines()[0]
