@@ -12,6 +12,7 @@ from components.idc.model import (
     WARMUP_SHARE,
     EightViews,
     augment,
+    batch_norm_momentum,
     build_model,
     learning_rate,
 )
@@ -98,3 +99,14 @@ def test_served_probability_is_the_mean_over_the_eight_views():
     np.testing.assert_allclose(served, np.mean(one_by_one, axis=0), atol=1e-6)
     # The views disagree (an untrained network is not turn-invariant): the mean is not any one.
     assert not np.allclose(one_by_one[0], one_by_one[4])
+
+
+def test_short_runs_forget_the_initial_batch_statistics():
+    assert batch_norm_momentum(IDC.training) == IDC.training.batch_norm_momentum == 0.99
+    for steps in (5, 200, 500):
+        momentum = batch_norm_momentum(dataclasses.replace(IDC.training, train_steps=steps))
+        assert momentum < 0.99 and momentum**steps == pytest.approx(np.exp(-10))
+    model = build_model(dataclasses.replace(IDC.training, train_steps=200))
+    norms = [layer.momentum for layer in model.get_layer(EightViews.NAME).network.layers
+             if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    assert norms == [pytest.approx(np.exp(-10 / 200))] * 4
