@@ -187,8 +187,9 @@ def fit(
     verbose: int = 2,
 ) -> tf.keras.callbacks.History:
     """Fit on an endless `train` for the config's steps, early-stopping on `valid` with the
-    best epoch's weights restored (patience 0: every step, the last weights kept): the
-    Trainer's loop, which bench/ runs on its own folds."""
+    best epoch's weights restored (patience 0: every step, the last weights kept, and
+    `valid` scored once, at the end, since no epoch's score decides anything): the Trainer's
+    loop, which bench/ runs on its own folds."""
     steps_per_epoch, epochs = fit_schedule(config.train_steps, config.steps_per_epoch)
     stopping = [tf.keras.callbacks.EarlyStopping(
         monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
@@ -199,6 +200,7 @@ def fit(
         steps_per_epoch=steps_per_epoch,
         epochs=epochs,
         validation_data=valid,
+        validation_freq=1 if stopping else epochs,
         class_weight=class_weight,
         callbacks=[*stopping, *callbacks],
         verbose=verbose,

@@ -135,3 +135,4 @@ def test_patience_zero_trains_every_step_and_keeps_the_last_weights():
         config, early_stopping_monitor="val_loss", early_stopping_mode="min"), verbose=0)
     assert len(history.history["loss"]) == 3
     assert model.optimizer.iterations.numpy() == 6
+    assert len(history.history["val_loss"]) == 1  # scored once, after the last epoch
