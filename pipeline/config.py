@@ -414,7 +414,10 @@ IDC = Profile(
     schema_dir=SCHEMA_DIR / "idc",
     preprocessing_fn="components.idc.preprocessing.preprocessing_fn",
     run_fn="components.idc.model.run_fn",
-    thresholds=Thresholds(accuracy=0.80, auc=0.90, sensitivity=0.85, specificity=0.75),
+    # Floors for a patch classifier on patients it never saw, from the 19 real patients'
+    # cross-validation (bench/README.md, idc_quality): the model clears them on every fold,
+    # while one trained for a few steps, or a colour-histogram model, does not.
+    thresholds=Thresholds(accuracy=0.75, auc=0.85, sensitivity=0.65, specificity=0.75),
     evidence=Evidence(patients=3, positive_patients=2, positive_examples=50,
                       negative_examples=50),
     training=Training(
