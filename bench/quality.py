@@ -133,18 +133,8 @@ def fit_model(x_train, y_train, x_valid, y_valid, x_test, seed: int) -> tuple[np
         config.batch_size
     )
     model = build_model(config)
-    steps_per_epoch, epochs = training.fit_schedule(config.train_steps, config.steps_per_epoch)
-    model.fit(
-        train,
-        steps_per_epoch=steps_per_epoch,
-        epochs=epochs,
-        validation_data=valid,
-        callbacks=[
-            tf.keras.callbacks.EarlyStopping(
-                monitor=config.early_stopping_monitor, mode=config.early_stopping_mode,
-                patience=config.early_stopping_patience, restore_best_weights=True,
-            )
-        ],
+    training.fit(
+        model, train, valid, config,
         class_weight=training.balanced_class_weights(y_train) if config.balance_classes else None,
         verbose=0,
     )
