@@ -66,14 +66,17 @@ def run_loop(archive: Path, out: Path) -> tuple[float, dict]:
     out.parent.mkdir(parents=True, exist_ok=True)
     start = time.monotonic()
     counts: Counter[str] = Counter()
+    entries = example_gen.top_level(str(archive))
     with tf.io.TFRecordWriter(str(out), options="GZIP") as writer:
-        for entry in example_gen.top_level(str(archive)):
+        for entry in entries:
             for kind, path in example_gen.list_entry(entry):
                 keys, example = example_gen.read_patch(kind, path)
                 counts.update(keys)
                 if example is not None:
                     writer.write(example.SerializeToString())
-    return time.monotonic() - start, example_gen.summarise(counts)
+    summary = example_gen.summarise(counts)
+    summary[example_gen.STRAY_FOLDERS] = example_gen.stray_folders(entries)
+    return time.monotonic() - start, summary
 
 
 def fingerprints(files: list[str]) -> Counter[bytes]:

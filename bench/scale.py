@@ -19,11 +19,15 @@ from collections import Counter
 from pathlib import Path
 
 from bench import common
+from components import split_assignment
 from pipeline import config
 
 SMALL, FULL = 27_752, 277_524
 # The real archive: 279 patients; the tenth keeps patches per patient alike (about 990).
 PATIENTS = {SMALL: 28, FULL: 279}
+# A smaller archive would be refused at the gate: its blessing split needs this many.
+_FEWEST_PATIENTS = split_assignment.patients_needed(
+    config.IDC.split_buckets, config.IDC.blessing_split, config.IDC.evidence.patients)
 SEED = 7
 MEMORY_TARGET = 1.3
 _PROGRESS = re.compile(r"^  (\S+)\s+(done in ([\d.]+)s|cached)$")
@@ -52,7 +56,7 @@ def archive(patches: int) -> Path:
     shutil.rmtree(root, ignore_errors=True)
     from components.idc.synth import synthesize
 
-    patients = PATIENTS.get(patches, max(10, patches // 990))
+    patients = PATIENTS.get(patches, max(_FEWEST_PATIENTS, patches // 990))
     synthesize(root, patients=patients, total=patches, seed=SEED)
     return root
 

@@ -33,7 +33,9 @@ from components.idc import model as idc_model
 from components.idc.preprocessing import PIXELS
 from pipeline import config, metadata
 
-PATCHES, QUICK = 6_000, 1_000
+# Quick: the fewest patches whose generated archive still gives the blessing split the
+# positives the gate asks for (1,000 gave 44 of 50), so the run reaches Transform.
+PATCHES, QUICK = 6_000, 1_500
 TARGET = 0.9
 PIPELINE = f"bcpipe-{config.IDC.name}"
 
