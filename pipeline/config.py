@@ -414,10 +414,11 @@ IDC = Profile(
     schema_dir=SCHEMA_DIR / "idc",
     preprocessing_fn="components.idc.preprocessing.preprocessing_fn",
     run_fn="components.idc.model.run_fn",
-    # Floors for a patch classifier on patients it never saw, from the 19 real patients'
-    # cross-validation (bench/README.md, idc_quality): the model clears them on every fold,
-    # while one trained for a few steps, or a colour-histogram model, does not.
-    thresholds=Thresholds(accuracy=0.75, auc=0.85, sensitivity=0.65, specificity=0.75),
+    # Floors under the worst of the five 4-patient test folds of the 19 real patients
+    # (bench/README.md, idc_quality: AUC 0.813, accuracy 0.702, sensitivity 0.681,
+    # specificity 0.662): a blessing split of a few patients moves that much with who is
+    # on it. The untrained network (AUC 0.32, sensitivity 0) stays far below them.
+    thresholds=Thresholds(accuracy=0.70, auc=0.80, sensitivity=0.65, specificity=0.65),
     evidence=Evidence(patients=3, positive_patients=2, positive_examples=50,
                       negative_examples=50),
     training=Training(

@@ -88,8 +88,10 @@ TEXT = {
         "ethical": [
             "Patch labels come from region annotations: patches at region borders are "
             "noisy, so patch-level errors overstate and understate slide-level ones.",
-            "A missed region may mean an under-staged cancer; the operating threshold is "
-            "chosen for sensitivity.",
+            "A missed region may mean an under-staged cancer. The operating threshold is "
+            "fixed at P = 0.5 on class-balanced training, where sensitivity and specificity "
+            "trade evenly; chosen on a few eval patients for a target sensitivity, it did "
+            "not hold on other patients (bench/README.md, idc_quality).",
         ],
         "caveats": [
             "Patch metrics are not patient outcomes; validate at the slide level before "
