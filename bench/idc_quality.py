@@ -169,15 +169,17 @@ def colour_histograms(patches: idc_real.Patches, index: np.ndarray) -> np.ndarra
     return np.concatenate(rows)
 
 
-def fit_baseline(patches, train_idx, test_idx) -> np.ndarray:
+def fit_baseline(features: np.ndarray, labels: np.ndarray, train_idx, test_idx) -> np.ndarray:
+    """P(IDC) of the test patches from a model of the training patches' colour histograms
+    (`features`: one row per patch, from `colour_histograms`)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
     baseline = make_pipeline(
         StandardScaler(), LogisticRegression(max_iter=2000, class_weight="balanced"))
-    baseline.fit(colour_histograms(patches, train_idx), patches.labels[train_idx])
-    return baseline.predict_proba(colour_histograms(patches, test_idx))[:, 1]
+    baseline.fit(features[train_idx], labels[train_idx])
+    return baseline.predict_proba(features[test_idx])[:, 1]
 
 
 def youden_threshold(labels: np.ndarray, probability: np.ndarray) -> float:
@@ -237,13 +239,15 @@ def cross_validate(patches: idc_real.Patches, k: int, config, profile) -> dict:
     single_view = np.full(len(patches), np.nan)
     baseline = np.full(len(patches), np.nan)
     fits, started = [], time.monotonic()
+    # Each patch's histograms once, not once for every fold it trains or tests in.
+    histograms = colour_histograms(patches, np.arange(len(patches)))
     for n, (train_idx, test_idx) in enumerate(folds, 1):
         fit_idx, eval_idx = inner_split(train_idx, patches, profile)
         fold_started = time.monotonic()
         fit = fit_model(patches, fit_idx, eval_idx, test_idx, config)
         probability[test_idx] = fit["test_probability"]
         single_view[test_idx] = fit["single_view_probability"]
-        baseline[test_idx] = fit_baseline(patches, train_idx, test_idx)
+        baseline[test_idx] = fit_baseline(histograms, patches.labels, train_idx, test_idx)
         del fit["single_view_probability"]
         fit.update(
             test_patients=sorted(set(patches.patients[test_idx])),
@@ -265,17 +269,19 @@ def cross_validate(patches: idc_real.Patches, k: int, config, profile) -> dict:
     def scored(probabilities, thresholds):
         return pooled(patches, folds, probabilities, thresholds)
 
-    served = scored(probability, [f["threshold"] for f in fits])
+    thresholds = [f["threshold"] for f in fits]
+    served = scored(probability, thresholds)
     hist = scored(baseline, [0.5] * k)
     bootstrap = dict(resamples=REVIEW.bootstrap_resamples, confidence=REVIEW.confidence,
                      bins=REVIEW.calibration_bins, seed=REVIEW.seed)
     model_estimate = estimate(served, baseline=hist, **bootstrap)
     # Other policies on the same predictions: each threshold is still set without the fold's
     # own patients (pooled: on the other folds' out-of-fold predictions).
+    chosen_for_sensitivity = dataclasses.replace(config, fixed_threshold=None)
+
     def for_sensitivity(labels, probabilities):
-        return training.choose_operating_point(
-            labels, probabilities, config.target_sensitivity, config.max_threshold,
-            config.min_threshold).threshold
+        return training.configured_operating_point(
+            labels, probabilities, chosen_for_sensitivity).threshold
 
     others = {
         "fixed_0.5": [0.5] * k,
@@ -293,7 +299,6 @@ def cross_validate(patches: idc_real.Patches, k: int, config, profile) -> dict:
                **summarise(estimate(scored(probability, thresholds), **bootstrap))}
         for name, thresholds in others.items()
     }
-    thresholds = [f["threshold"] for f in fits]
     one_view = summarise(estimate(scored(single_view, thresholds), baseline=served,
                                   **bootstrap))
     patients = per_patient(served)
@@ -306,7 +311,7 @@ def cross_validate(patches: idc_real.Patches, k: int, config, profile) -> dict:
         "seconds": round(time.monotonic() - started, 1),
         "model": summarise(model_estimate),
         "baseline": summarise(estimate(hist, **bootstrap)),
-        "thresholds": [f["threshold"] for f in fits],
+        "thresholds": thresholds,
         "other_threshold_policies": policies,
         # The same models on each patch as stored, not the mean of its 8 views; `change` is
         # single view minus the served 8-view mean, paired over the same resamples.

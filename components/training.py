@@ -75,7 +75,6 @@ def choose_operating_point(
     labels = np.asarray(labels).reshape(-1).astype(int)
     probabilities = np.asarray(probabilities, dtype=np.float64).reshape(-1)
     positives = probabilities[labels == 1]
-    negatives = probabilities[labels == 0]
     if positives.size == 0:
         threshold = 0.5
     else:
@@ -84,9 +83,19 @@ def choose_operating_point(
         lower = probabilities[probabilities < kth]
         threshold = _logit_midpoint(float(lower.max()), kth) if lower.size else kth
     threshold = min(max(threshold, min_threshold), max_threshold)
-    sensitivity = float(np.mean(positives >= threshold)) if positives.size else float("nan")
-    specificity = float(np.mean(negatives < threshold)) if negatives.size else float("nan")
-    return OperatingPoint(threshold, sensitivity, specificity, target_sensitivity)
+    return _point_at(labels, probabilities, threshold, target_sensitivity,
+                     CHOSEN_FOR_SENSITIVITY)
+
+
+def _point_at(labels: np.ndarray, probabilities: np.ndarray, threshold: float,
+              target_sensitivity: float, policy: str) -> OperatingPoint:
+    """What `threshold` gives on these examples (NaN for a class they do not hold)."""
+    labels = np.asarray(labels).reshape(-1).astype(int)
+    called = np.asarray(probabilities, dtype=np.float64).reshape(-1) >= threshold
+    positives, negatives = called[labels == 1], called[labels == 0]
+    sensitivity = float(np.mean(positives)) if positives.size else float("nan")
+    specificity = float(np.mean(~negatives)) if negatives.size else float("nan")
+    return OperatingPoint(threshold, sensitivity, specificity, target_sensitivity, policy)
 
 
 def configured_operating_point(
@@ -99,15 +108,8 @@ def configured_operating_point(
             labels, probabilities, config.target_sensitivity, config.max_threshold,
             config.min_threshold,
         )
-    labels = np.asarray(labels).reshape(-1).astype(int)
-    called = np.asarray(probabilities).reshape(-1) >= config.fixed_threshold
-    return OperatingPoint(
-        config.fixed_threshold,
-        float(np.mean(called[labels == 1])) if np.any(labels == 1) else float("nan"),
-        float(np.mean(~called[labels == 0])) if np.any(labels == 0) else float("nan"),
-        config.target_sensitivity,
-        FIXED_THRESHOLD,
-    )
+    return _point_at(labels, probabilities, config.fixed_threshold, config.target_sensitivity,
+                     FIXED_THRESHOLD)
 
 
 def _logit_midpoint(low: float, high: float) -> float:
