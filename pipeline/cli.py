@@ -164,7 +164,8 @@ def _compile_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", type=non_empty, required=True,
                         help="pipeline image the pods run")
     parser.add_argument("--pipeline-root", type=non_empty, required=True,
-                        help="artifact root URI (gs://, s3://)")
+                        help="artifact root: a gs:// URI (s3:// and minio:// cannot work: "
+                             "TensorFlow 2.16 has no such file system)")
     parser.add_argument("--data-root", help="default: PIPELINE_ROOT/data/PIPELINE")
     parser.add_argument("--serving-base", help="push destination; default: PIPELINE_ROOT/serving")
     parser.add_argument("--beam-runner", choices=BEAM_RUNNERS, default="direct")
@@ -291,6 +292,9 @@ def build_parser() -> argparse.ArgumentParser:
     _compile_arguments(submit)
     submit.add_argument("--experiment", help="default: bcpipe")
     submit.add_argument("--run-name", help="default: PIPELINE-<time>")
+    submit.add_argument("--service-account",
+                        help="Kubernetes service account of the run's pods, e.g. "
+                             "bcpipe-pipeline-runner (kubernetes/pipeline-runs); default: KFP's")
     submit.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE",
         help="run-time parameter (repeatable): data_root, serving_model_dir",

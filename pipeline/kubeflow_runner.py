@@ -240,10 +240,33 @@ def read_package(path: Path):
     return spec, platforms
 
 
+def check_location(option: str, uri: str, *, path_ok: bool) -> None:
+    """Refuses a location the pods cannot use. TensorFlow 2.16 opens local paths and gs://
+    only: its s3:// file system left for tensorflow-io (not in the image), it never had
+    minio://, and KFP hands object-store credentials to its launcher, not to the step. The
+    pipeline root is also staged by that launcher, which knows no local paths; data and
+    serving locations may be paths, on volumes mounted into the pods."""
+    scheme, sep, _ = uri.partition("://")
+    if sep and scheme == "gs" or not sep and path_ok and uri.startswith("/"):
+        return
+    reason = (
+        f"TensorFlow 2.16 in the pods cannot open {scheme}:// (only gs://; KFP gives "
+        "object-store credentials to its launcher, not to the steps)" if sep
+        else "KFP stages artifacts from a gs:// bucket, not a path" if not path_ok
+        else "a path in the pods must be absolute (a mounted volume)"
+    )
+    raise exits.UsageError(f"{option}={uri}: {reason}; give a gs:// URI"
+                           + (" or an absolute path" if path_ok else ""))
+
+
 def compile_from_args(args: argparse.Namespace, *, out_dir: Path, target: str) -> Path:
     """`compile_pipeline` with the options `bcpipe compile kubeflow` and `submit` share."""
     if args.train_steps is not None and args.train_steps < 1:
         raise exits.UsageError("--train-steps must be at least 1")
+    check_location("--pipeline-root", args.pipeline_root, path_ok=False)
+    for option, uri in (("--data-root", args.data_root), ("--serving-base", args.serving_base)):
+        if uri is not None:
+            check_location(option, uri, path_ok=True)
     return compile_pipeline(
         config.profile(args.pipeline),
         image=args.image,

@@ -17,9 +17,19 @@ import warnings
 from pathlib import Path
 
 from pipeline import config, exits
-from pipeline.kubeflow_runner import compile_from_args, pipeline_name, read_package
+from pipeline.kubeflow_runner import (
+    DATA_ROOT,
+    SERVING_MODEL_DIR,
+    check_location,
+    compile_from_args,
+    pipeline_name,
+    read_package,
+)
 
-SUCCEEDED = "SUCCEEDED"
+SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
+# A run's final states (backend/api/v2beta1/run.proto, RuntimeState). kfp 2.5's own
+# wait_for_run_completion knows no CANCELED and would wait out its timeout on one.
+FINAL_STATES = (SUCCEEDED, "SKIPPED", FAILED, "CANCELED")
 
 
 def declared_parameters(package: Path) -> dict:
@@ -48,6 +58,8 @@ def parse_params(pairs: list[str], declared: dict) -> dict:
             params[key] = convert(value)
         except ValueError:
             raise exits.UsageError(f"--param {key}={value}: not a {convert.__name__}") from None
+        if key in (DATA_ROOT, SERVING_MODEL_DIR):
+            check_location(f"--param {key}", value, path_ok=True)
     return params
 
 
@@ -113,14 +125,34 @@ def _submit(args: argparse.Namespace) -> int:
         pipeline_id=pipeline_id,
         version_id=version_id,
         params=params,
+        # The backend never reads the spec's defaultPipelineRoot (only the UI pre-fills from
+        # it): without this a run writes under the kfp-launcher ConfigMap's root instead,
+        # minio:// on a stock install, which TensorFlow cannot open.
+        pipeline_root=args.pipeline_root,
+        service_account=args.service_account,
     )
     print(f"started run {run.run_id} of {name} (version {version_id})")
     if not args.wait:
         return exits.EXIT_OK
-    done = client.wait_for_run_completion(
-        run.run_id,
-        timeout=config.KUBEFLOW.wait_timeout_seconds,
-        sleep_duration=config.KUBEFLOW.wait_poll_seconds,
-    )
-    print(f"run {run.run_id}: {done.state}")
-    return exits.EXIT_OK if done.state == SUCCEEDED else exits.EXIT_FAILURE
+    return wait(client, run.run_id)
+
+
+def wait(client, run_id: str) -> int:
+    """Polls the run until it ends: 0 if it succeeded; 3 if it failed, which is how a span
+    rejected at the gate ends (after its review report), as the local run's exit 3."""
+    k = config.KUBEFLOW
+    deadline = time.monotonic() + k.wait_timeout_seconds
+    while (run := client.get_run(run_id)).state not in FINAL_STATES:
+        if time.monotonic() > deadline:
+            raise exits.Refused(f"run {run_id} still {run.state} after "
+                                f"{k.wait_timeout_seconds} s; it goes on without us")
+        time.sleep(k.wait_poll_seconds)
+    error = getattr(run.error, "message", None)
+    print(f"run {run_id}: {run.state}" + (f": {error}" if error else ""))
+    if run.state == SUCCEEDED:
+        return exits.EXIT_OK
+    if run.state == FAILED:
+        print("a span the gate rejected fails its run once its review report is written; "
+              "a failed step does too: the run page shows which step failed")
+        return exits.EXIT_REJECTED
+    return exits.EXIT_FAILURE

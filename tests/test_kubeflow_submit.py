@@ -3,11 +3,15 @@
 The stand-in records every request kfp.Client sends and answers as the API server does,
 including its checks on an uploaded package (schema 2.1.0, strict parse of the pipeline
 and platform documents: backend/src/apiserver/template/v2_template.go) and on a run's
-parameters. It is not a cluster: it shows what bcpipe sends and how it reads the answers.
+parameters. Paths and JSON are the backend's (backend/api/v2beta1/swagger/run.swagger.json,
+RuntimeConfig and RuntimeState in backend/api/v2beta1/run.proto; the upload handlers in
+backend/src/apiserver/main.go, KFP 2.17). It is not a cluster: it shows what bcpipe sends
+and how it reads the answers.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import email.parser
 import itertools
 import json
@@ -21,7 +25,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
-from pipeline import cli
+from pipeline import cli, config
 from pipeline.kubeflow_runner import DATA_ROOT
 
 IMAGE = "registry.example/bcpipe:1.0"
@@ -43,6 +47,8 @@ class Call:
 class FakeKfp:
     url: str = ""
     final_state: str = "SUCCEEDED"
+    # States a run passes through before final_state, one a GET.
+    states: list = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
     pipelines: dict = field(default_factory=dict)  # id -> display name
     versions: dict = field(default_factory=dict)  # id -> (pipeline id, PipelineSpec)
@@ -133,7 +139,11 @@ def _answer(fake: FakeKfp, call: Call) -> tuple[int, dict]:
         fake.runs[run_id] = body
         return 200, {"run_id": run_id, "state": "PENDING", **body}
     if call.method == "GET" and call.path.startswith(f"{API}/runs/"):
-        return 200, {"run_id": call.path.rsplit("/", 1)[-1], "state": fake.final_state}
+        state = fake.states.pop(0) if fake.states else fake.final_state
+        run = {"run_id": call.path.rsplit("/", 1)[-1], "state": state}
+        if state == "FAILED":
+            run["error"] = {"code": 2, "message": "task 'ReviewReport' failed"}
+        return 200, run
     return 404, {"error": f"no route {route}"}
 
 
@@ -197,8 +207,20 @@ def test_first_submit_uploads_the_pipeline_and_starts_a_run(kfp_api, monkeypatch
     assert run["pipeline_version_reference"] == {
         "pipeline_id": pipeline_id, "pipeline_version_id": version_id,
     }
-    assert run["runtime_config"]["parameters"] == {DATA_ROOT: "gs://elsewhere/wdbc"}
+    assert run["runtime_config"] == {
+        "parameters": {DATA_ROOT: "gs://elsewhere/wdbc"},
+        # The backend never reads the spec's defaultPipelineRoot: a run without this writes
+        # under the kfp-launcher ConfigMap's root.
+        "pipeline_root": ROOT,
+    }
+    assert "service_account" not in run  # KFP's default unless given
     assert kfp_api.of("GET", f"{API}/runs/{next(iter(kfp_api.runs))}")  # --wait polled it
+
+
+def test_the_run_gets_the_service_account_given(kfp_api):
+    assert submit(kfp_api, "--service-account", "bcpipe-pipeline-runner") == cli.EXIT_OK
+    (run,) = kfp_api.runs.values()
+    assert run["service_account"] == "bcpipe-pipeline-runner"
 
 
 def test_next_submit_adds_a_version_and_reuses_the_experiment(kfp_api, monkeypatch):
@@ -214,10 +236,22 @@ def test_next_submit_adds_a_version_and_reuses_the_experiment(kfp_api, monkeypat
     assert len(kfp_api.experiments) == 1 and first["experiment_id"] == second["experiment_id"]
 
 
-def test_a_failed_run_fails_the_command_when_waiting(kfp_api):
+def test_waiting_ends_with_the_runs_state(kfp_api, monkeypatch, capsys):
+    monkeypatch.setattr(config, "KUBEFLOW", dataclasses.replace(config.KUBEFLOW,
+                                                                wait_poll_seconds=0))
     kfp_api.final_state = "FAILED"
     assert submit(kfp_api) == cli.EXIT_OK  # not waiting: started is all it says
+    # A span rejected at the gate fails its run (after its review report): exit 3, as the
+    # local run's.
+    kfp_api.states = ["PENDING", "RUNNING", "RUNNING"]
+    assert submit(kfp_api, "--wait") == cli.EXIT_REJECTED
+    run_id = list(kfp_api.runs)[-1]
+    assert len(kfp_api.of("GET", f"{API}/runs/{run_id}")) == 4
+    assert f"run {run_id}: FAILED: task 'ReviewReport' failed" in capsys.readouterr().out
+    kfp_api.final_state = "CANCELED"  # kfp 2.5's own wait would poll it until its timeout
     assert submit(kfp_api, "--wait") == cli.EXIT_FAILURE
+    kfp_api.final_state = "SUCCEEDED"
+    assert submit(kfp_api, "--wait") == cli.EXIT_OK
 
 
 def test_without_a_token_no_credentials_are_sent(kfp_api, monkeypatch):
@@ -228,11 +262,15 @@ def test_without_a_token_no_credentials_are_sent(kfp_api, monkeypatch):
 
 @pytest.mark.parametrize(
     "bad",
-    [["--param", "epochs=3"], ["--param", "data_root"], ["--token", TOKEN]],
-    ids=["unknown parameter", "no value", "token on the command line"],
+    [["--param", "epochs=3"], ["--param", "data_root"], ["--token", TOKEN],
+     ["--param", f"{DATA_ROOT}=s3://bucket/wdbc"], ["--pipeline-root", "s3://bucket/root"]],
+    ids=["unknown parameter", "no value", "token on the command line", "s3 data",
+         "s3 root"],
 )
-def test_bad_arguments_are_refused_before_any_request(kfp_api, bad):
+def test_bad_arguments_are_refused_before_any_request(kfp_api, bad, capsys):
     with pytest.raises(SystemExit) as exit_:
         submit(kfp_api, *bad)
     assert exit_.value.code == cli.EXIT_USAGE
     assert kfp_api.calls == []
+    if "s3://" in bad[-1]:
+        assert "cannot open s3://" in capsys.readouterr().err
