@@ -174,6 +174,11 @@ def _compile_arguments(parser: argparse.ArgumentParser) -> None:
         help="extra Beam argument (repeatable), e.g. --beam-arg=--project=my-project",
     )
     parser.add_argument("--train-steps", type=int, help="override the configured steps")
+    parser.add_argument(
+        "--cluster-config", type=existing_file, metavar="FILE",
+        help="YAML: the Trainer's CPU, memory, GPUs and node placement, the Beam steps' CPU "
+             "and memory, staging room, for this cluster (see pipeline/cluster.py)",
+    )
 
 
 def split_proportions(text: str) -> tuple[int, int, int]:

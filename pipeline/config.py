@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipeline.quantities import bytes_of, cpus
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SCHEMA_DIR = PROJECT_ROOT / "schema"
 DATA_DIR = PROJECT_ROOT / "data"
@@ -118,10 +120,22 @@ class Toleration:
     value: str = ""
     effect: str = "NoSchedule"
 
+    def __post_init__(self):
+        if not self.key:
+            raise ValueError("a toleration needs a key")
+        if self.operator not in ("Exists", "Equal"):
+            raise ValueError(f"toleration operator {self.operator!r}: Exists or Equal")
+        if (self.operator == "Exists") == bool(self.value):
+            raise ValueError(f"toleration {self.key}: Equal takes a value, Exists none")
+        if self.effect not in ("", "NoSchedule", "PreferNoSchedule", "NoExecute"):
+            raise ValueError(f"toleration effect {self.effect!r}: NoSchedule, "
+                             "PreferNoSchedule, NoExecute or empty (all)")
+
 
 @dataclass(frozen=True)
 class Resources:
-    """What the Trainer pod asks Kubernetes for (quantities in Kubernetes notation)."""
+    """What a step's pod asks Kubernetes for (quantities in Kubernetes notation). On KFP
+    the requests equal the limits, so the scheduler reserves what the step may use."""
 
     cpu: str = "4"
     memory: str = "16G"
@@ -131,8 +145,44 @@ class Resources:
     vertex_accelerator: str = "NVIDIA_TESLA_T4"
     # Where a pod that asks for GPUs may be scheduled: the GPU pool's node label (set by
     # NVIDIA's GPU feature discovery) and its taint, which keeps other pods off it.
+    # Tolerations in the platform document need KFP >= 2.1 (see pipeline/kubeflow_runner.py).
     gpu_node_selector: tuple[tuple[str, str], ...] = (("nvidia.com/gpu.present", "true"),)
     gpu_tolerations: tuple[Toleration, ...] = (Toleration(key="nvidia.com/gpu"),)
+
+    def __post_init__(self):
+        if not cpus(self.cpu) > 0 or not bytes_of(self.memory) > 0:
+            raise ValueError(f"cpu {self.cpu} and memory {self.memory} must be more than 0")
+        if isinstance(self.gpus, bool) or not isinstance(self.gpus, int) or self.gpus < 0:
+            raise ValueError(f"gpus {self.gpus!r}: a whole number, 0 or more")
+        if self.gpus and not (self.gpu_type and self.vertex_accelerator):
+            raise ValueError("gpus need a gpu_type (and a vertex_accelerator for Vertex AI)")
+        if not all(key and value for key, value in self.gpu_node_selector):
+            raise ValueError("a gpu_node_selector label needs a key and a value")
+
+
+@dataclass(frozen=True)
+class Staging:
+    """Room for what KFP's launcher copies into a step's pod before the step runs: every
+    input artifact, whole (backend/src/v2/component/launcher_v2.go, downloadArtifacts),
+    under /gcs/ (LocalPathForURI), though TFX reads the artifacts from gs:// itself. Each
+    step gets an emptyDir there of the sum of its inputs' sizes times `headroom`."""
+
+    # The largest an artifact is expected to be, by the output that produces it
+    # (`examples`, `transformed_examples`, `model`, ...); any other output: `other`.
+    sizes: tuple[tuple[str, str], ...] = ()
+    other: str = "64Mi"
+    headroom: float = 1.5
+
+    def __post_init__(self):
+        for _, size in self.sizes:
+            bytes_of(size)
+        bytes_of(self.other)
+        if isinstance(self.headroom, bool) or not self.headroom >= 1:
+            raise ValueError(f"headroom {self.headroom!r}: a factor of 1 or more")
+
+    def size(self, output_key: str) -> float:
+        """Bytes an artifact of `output_key` may take."""
+        return bytes_of(dict(self.sizes).get(output_key, self.other))
 
 
 @dataclass(frozen=True)
@@ -188,6 +238,16 @@ class Profile:
     # train split) to show how the model does across their range.
     quantile_slices: tuple[str, ...] = ()
     trainer_resources: Resources = Resources(cpu="2", memory="4G")
+    # Every step that runs Beam (ExampleGen, StatisticsGen, Transform, Evaluator, ...) on
+    # KFP; with the DirectRunner it runs one worker per requested core.
+    beam_resources: Resources = Resources(cpu="2", memory="4G")
+    staging: Staging = Staging()
+
+    def __post_init__(self):
+        cores = cpus(self.beam_resources.cpu)
+        if cores < 1 or cores != int(cores) or self.beam_resources.gpus:
+            raise ValueError(f"beam cpu {self.beam_resources.cpu}: whole cores, 1 or more, "
+                             "one Beam worker each (and no GPUs)")
 
     @property
     def schema_file(self) -> Path:
@@ -250,9 +310,9 @@ class Beam:
 
     direct_running_mode: str = "in_memory"
     direct_num_workers: int = 1
-    # A pod has its cores to itself: DirectRunner there uses them all (0 = one per core).
+    # In a pod, one worker process per core the step requests (Profile.beam_resources);
+    # Beam's 0 would start one per core of the node, beyond the request.
     pod_direct_running_mode: str = "multi_processing"
-    pod_direct_num_workers: int = 0
     # Dataflow: empty project = Beam's default (the environment's credentials); override
     # with `--beam-arg=--project=...`. Workers run the pipeline image.
     dataflow_project: str = ""
@@ -282,7 +342,6 @@ class Beam:
             "direct": [
                 "--runner=DirectRunner",
                 f"--direct_running_mode={self.pod_direct_running_mode}",
-                f"--direct_num_workers={self.pod_direct_num_workers}",
             ],
             "dataflow": [
                 "--runner=DataflowRunner",
@@ -448,6 +507,10 @@ IDC = Profile(
     slices=((), (IDC_PATIENT,)),
     sql_slices=(IDC_PATCH_SIZE_SLICE,),
     trainer_resources=Resources(cpu="8", memory="32G", gpus=1),
+    beam_resources=Resources(cpu="4", memory="16G"),
+    # The full archive: 277,524 patches as PNG bytes (the real ones ~5 KB each), and as
+    # Transform's pixels, 7,500 int64 a patch at up to 2 bytes each (about 4.2 GB).
+    staging=Staging(sizes=(("examples", "3Gi"), ("transformed_examples", "6Gi"))),
 )
 
 PROFILES: dict[str, Profile] = {WDBC.name: WDBC, IDC.name: IDC}

@@ -6,7 +6,9 @@ and needs no credentials: module code is referenced by dotted path and baked int
 
 TFX 1.16's compiler writes for Vertex AI. For open-source KFP (DESIGN.md, "Kubeflow target"):
 - schema 2.1.0 as YAML, the pipeline root as `defaultPipelineRoot`, and a second document
-  `platforms: kubernetes:` putting the Trainer on the GPU node pool;
+  `platforms: kubernetes:` putting the Trainer on the GPU node pool and giving each step
+  room for the inputs KFP's launcher copies in (see platform_spec for the KFP versions);
+- Beam steps ask for CPU and memory and run one DirectRunner worker per requested core;
 - no resolver nodes: the baseline is whatever is served when the run gets there
   (ServedBaseline with -1), so that step is never taken from KFP's cache;
 - no pre-cache hook: ExampleGen's driver runs in the pod (pipeline/pod_entrypoint.py) and
@@ -18,18 +20,19 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import re
 from pathlib import Path
 
-from pipeline import config, exits
+from pipeline import cluster, config, exits
 from pipeline.pod_entrypoint import INPUTS_SPEC, OUTPUTS_SPEC
+from pipeline.quantities import cpus, gigabytes, mebibytes
 
 TARGETS = ("kfp", "vertex")
 DATA_ROOT = "data_root"
 SERVING_MODEL_DIR = "serving_model_dir"
-
-_DECIMAL = {"": 1, "k": 1e3, "M": 1e6, "G": 1e9, "T": 1e12}
-_BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
+# Where KFP's launcher puts a gs:// input artifact it downloads into the pod
+# (backend/src/v2/component/launcher_v2.go, LocalPathForURI).
+LAUNCHER_GCS_DIR = "/gcs"
+STAGING_VOLUME = "launcher-staging"
 
 
 def pipeline_name(profile: config.Profile) -> str:
@@ -43,21 +46,6 @@ def package_file(profile: config.Profile, target: str) -> str:
 def join(base: str, *parts: str) -> str:
     """Joins URI parts with '/', which os.path.join would not do for gs:// on every OS."""
     return "/".join([base.rstrip("/"), *parts])
-
-
-def cpus(quantity: str) -> float:
-    """A Kubernetes CPU quantity ("4", "500m") in cores."""
-    return float(quantity[:-1]) / 1000 if quantity.endswith("m") else float(quantity)
-
-
-def gigabytes(quantity: str) -> float:
-    """A Kubernetes memory quantity ("16G", "4Gi", "512M") in GB (10^9 bytes): KFP writes
-    the pipeline spec's memory limit back as "<value>G"."""
-    match = re.fullmatch(r"([0-9.]+)([kMGT]i?)?", quantity)
-    if not match:
-        raise ValueError(f"not a memory quantity: {quantity!r}")
-    number, unit = float(match.group(1)), match.group(2) or ""
-    return number * _BINARY.get(unit, _DECIMAL.get(unit, 0)) / 1e9
 
 
 def resource_spec(resources: config.Resources, target: str):
@@ -77,30 +65,58 @@ def resource_spec(resources: config.Resources, target: str):
     return spec
 
 
-def platform_spec(resources: config.Resources, executor_label: str):
-    """The `platforms: kubernetes:` document kfp-kubernetes would write for a GPU task."""
-    from google.protobuf import json_format
-    from kfp.pipeline_spec import pipeline_spec_pb2 as pb
-
-    spec = pb.PlatformSpec()
+def gpu_placement(resources: config.Resources) -> dict:
+    """A GPU step's node selector and tolerations, as kfp-kubernetes writes them."""
     if not resources.gpus:
-        return spec
-    executor = {
+        return {}
+    return {
         "nodeSelector": {"labels": dict(resources.gpu_node_selector)},
         "tolerations": [
             {k: v for k, v in dataclasses.asdict(t).items() if v}
             for t in resources.gpu_tolerations
         ],
     }
-    deployment = {"deploymentSpec": {"executors": {executor_label: executor}}}
-    return json_format.ParseDict({"platforms": {"kubernetes": deployment}}, spec)
+
+
+def staging_sizes(spec, staging: config.Staging) -> dict[str, str]:
+    """Executor label -> room for the input artifacts the launcher copies into its pod (the
+    most any task running that executor takes)."""
+    sizes = {}
+    for task in spec.root.dag.tasks.values():
+        inputs = task.inputs.artifacts.values()
+        if inputs:
+            total = sum(staging.size(a.task_output_artifact.output_artifact_key) for a in inputs)
+            label = spec.components[task.component_ref.name].executor_label
+            sizes[label] = max(sizes.get(label, 0), total)
+    return {label: mebibytes(total * staging.headroom) for label, total in sizes.items()}
+
+
+def platform_spec(executors: dict[str, dict]):
+    """The `platforms: kubernetes:` document: KubernetesExecutorConfig by executor label.
+
+    What it may hold sets the KFP versions the package runs on: the driver parses each
+    executor's config strictly (jsonpb), so a field its kubernetes_platform module lacks
+    fails the step. `tolerations` came with KFP 2.1.0 (2.0.5's go.mod pins kubernetes_platform
+    bd9f74e34de6, which has none; backend/src/v2/cmd/driver/main.go:135 rejects them) and
+    `emptyDirMounts` with 2.3.0 (go.mod: kubernetes_platform d911c8b73b49; applied in
+    backend/src/v2/driver/driver.go:667). So: KFP >= 2.3.
+    """
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2 as pb
+
+    executors = {label: config_ for label, config_ in executors.items() if config_}
+    if not executors:
+        return pb.PlatformSpec()
+    deployment = {"deploymentSpec": {"executors": executors}}
+    return json_format.ParseDict({"platforms": {"kubernetes": deployment}}, pb.PlatformSpec())
 
 
 def _executor_label(node_id: str) -> str:
     return f"{node_id}_executor"
 
 
-def _finish(spec, *, target: str, pipeline_root: str, defaults: dict[str, str], uncached):
+def _finish(spec, *, target: str, pipeline_root: str, defaults: dict[str, str], uncached,
+            resources):
     """What TFX's compiler leaves to do; changes `spec` (a PipelineSpec) in place."""
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2 as pb
@@ -116,6 +132,8 @@ def _finish(spec, *, target: str, pipeline_root: str, defaults: dict[str, str], 
         if not executor.HasField("container"):
             continue
         container = executor.container
+        if component.executor_label in resources:
+            container.resources.CopyFrom(resources[component.executor_label])
         # The pod entry point types artifacts by what the component declares (KFP does not).
         at = list(container.args).index(f"--{INPUTS_SPEC}") + 2
         outputs = json_format.MessageToJson(component.output_definitions, sort_keys=True)
@@ -144,6 +162,17 @@ def _finish(spec, *, target: str, pipeline_root: str, defaults: dict[str, str], 
         spec.default_pipeline_root = pipeline_root
 
 
+def _platform(spec, profile: config.Profile, trainer_label: str, pipeline_root: str):
+    """What each executor's pod needs beyond the pipeline spec: KubernetesExecutorConfigs."""
+    executors = {trainer_label: gpu_placement(profile.trainer_resources)}
+    if pipeline_root.startswith("gs://"):
+        for label, size in staging_sizes(spec, profile.staging).items():
+            executors.setdefault(label, {})["emptyDirMounts"] = [
+                {"volumeName": STAGING_VOLUME, "mountPath": LAUNCHER_GCS_DIR, "sizeLimit": size}
+            ]
+    return executors
+
+
 def compile_pipeline(
     profile: config.Profile,
     *,
@@ -163,6 +192,7 @@ def compile_pipeline(
     from kfp.pipeline_spec import pipeline_spec_pb2 as pb
     from tfx import v1 as tfx
     from tfx.components import FileBasedExampleGen
+    from tfx.dsl.components.base.executor_spec import BeamExecutorSpec
     from tfx.orchestration import data_types
 
     from components.baseline import LATEST_AT_RUN_TIME, ServedBaseline
@@ -189,14 +219,25 @@ def compile_pipeline(
         ),
         served_version=LATEST_AT_RUN_TIME,
         train_steps=train_steps or profile.training.train_steps,
-        beam_pipeline_args=[
-            *config.BEAM.cluster_args(beam_runner, image=image, temp_location=temp_location),
-            *beam_args,
-        ],
+        beam_pipeline_args=config.BEAM.cluster_args(
+            beam_runner, image=image, temp_location=temp_location
+        ),
     )
     nodes = pipeline.components
     trainer = next(n for n in nodes if isinstance(n, tfx.components.Trainer))
-    trainer.with_platform_config(resource_spec(profile.trainer_resources, target))
+    # Set in _finish rather than with_platform_config: TFX's step builder drops a
+    # FileBasedExampleGen's (step_builder.py, _build_file_based_example_gen_spec).
+    resources = {_executor_label(trainer.id): resource_spec(profile.trainer_resources, target)}
+    # One DirectRunner worker per requested core; the caller's own arguments come last, so
+    # they win.
+    workers = int(cpus(profile.beam_resources.cpu))
+    for node in nodes:
+        if isinstance(node.executor_spec, BeamExecutorSpec):
+            resources[_executor_label(node.id)] = resource_spec(profile.beam_resources, target)
+            node.with_beam_pipeline_args([
+                *([f"--direct_num_workers={workers}"] if beam_runner == "direct" else []),
+                *beam_args,
+            ])
     uncached = [n.id for n in nodes if isinstance(n, ServedBaseline)]
     if target == "kfp":
         uncached += [n.id for n in nodes if isinstance(n, FileBasedExampleGen)]
@@ -210,7 +251,8 @@ def compile_pipeline(
     )
     job = runner.run(pipeline, parameter_values=defaults, write_out=False)
     spec = json_format.ParseDict(job["pipelineSpec"], pb.PipelineSpec())
-    _finish(spec, target=target, pipeline_root=pipeline_root, defaults=defaults, uncached=uncached)
+    _finish(spec, target=target, pipeline_root=pipeline_root, defaults=defaults,
+            uncached=uncached, resources=resources)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / package_file(profile, target)
@@ -219,7 +261,7 @@ def compile_pipeline(
             spec,
             f"bcpipe {profile.name}: TFX {spec.sdk_version.removeprefix('tfx-')} pipeline for "
             "open-source Kubeflow Pipelines",
-            platform_spec(profile.trainer_resources, _executor_label(trainer.id)),
+            platform_spec(_platform(spec, profile, _executor_label(trainer.id), pipeline_root)),
             str(path),
         )
     else:
@@ -267,8 +309,11 @@ def compile_from_args(args: argparse.Namespace, *, out_dir: Path, target: str) -
     for option, uri in (("--data-root", args.data_root), ("--serving-base", args.serving_base)):
         if uri is not None:
             check_location(option, uri, path_ok=True)
+    profile = config.profile(args.pipeline)
+    if args.cluster_config is not None:
+        profile = cluster.apply(args.cluster_config, profile)
     return compile_pipeline(
-        config.profile(args.pipeline),
+        profile,
         image=args.image,
         pipeline_root=args.pipeline_root,
         out_dir=out_dir,

@@ -20,11 +20,12 @@ from components.schema_importer import fingerprint
 from pipeline import cli, config
 from pipeline.kubeflow_runner import (
     DATA_ROOT,
+    LAUNCHER_GCS_DIR,
     SERVING_MODEL_DIR,
     compile_pipeline,
-    gigabytes,
     read_package,
 )
+from pipeline.quantities import bytes_of, gigabytes
 
 IMAGE = "registry.example/bcpipe:1.0"
 ROOT = "gs://bcpipe-test/root"
@@ -74,7 +75,12 @@ WIRING = {
         "pushed_model": ("Pusher", "pushed_model"),
     },
 }
-BEAM_STEPS = ("StatisticsGen", "Transform", "Evaluator")
+BEAM_STEPS = (EXAMPLE_GEN, "StatisticsGen", "Transform", "Evaluator")
+# What the platform document may say of an executor: fields of kfp-kubernetes'
+# KubernetesExecutorConfig (kubernetes_platform/proto/kubernetes_executor_config.proto) that
+# KFP 2.3's driver knows; it parses each executor's config strictly.
+EXECUTOR_CONFIG_FIELDS = {"nodeSelector", "tolerations", "emptyDirMounts"}
+EMPTY_DIR_FIELDS = {"volumeName", "mountPath", "medium", "sizeLimit"}
 
 
 @pytest.fixture(scope="module", params=sorted(config.PROFILES))
@@ -103,7 +109,10 @@ def executors(spec: pb.PipelineSpec) -> pb.PipelineDeploymentConfig:
 def test_package_is_what_the_api_server_accepts(compiled):
     profile, path, spec, platforms = compiled
     documents = list(yaml.safe_load_all(path.read_text()))
-    assert len(documents) == (2 if profile.trainer_resources.gpus else 1)
+    assert len(documents) == 2
+    for executor in documents[1]["platforms"]["kubernetes"]["deploymentSpec"]["executors"].values():
+        assert set(executor) <= EXECUTOR_CONFIG_FIELDS
+        assert all(set(mount) <= EMPTY_DIR_FIELDS for mount in executor["emptyDirMounts"])
     # KFP's own loader (kfp.Client) and a strict parse, as the API server's protojson does.
     loaded = _extract_pipeline_yaml(str(path))
     assert loaded.pipeline_spec == spec
@@ -144,8 +153,70 @@ def test_only_the_trainer_asks_for_an_accelerator(compiled):
         assert resources.cpu_limit == resources.cpu_request == float(wanted.cpu)
         assert resources.memory_limit == resources.memory_request == gigabytes(wanted.memory)
         assert resources.accelerator.count == wanted.gpus
-    on_gpus = dict(platforms.platforms["kubernetes"].deployment_spec.executors)
-    assert list(on_gpus) == (["Trainer_executor"] if wanted.gpus else [])
+    placed = [
+        label for label, e in platforms.platforms["kubernetes"].deployment_spec.executors.items()
+        if "nodeSelector" in e or "tolerations" in e
+    ]
+    assert placed == (["Trainer_executor"] if wanted.gpus else [])
+
+
+def test_beam_steps_ask_for_the_cores_their_workers_use(compiled):
+    profile, _, spec, _ = compiled
+    wanted = profile.beam_resources
+    beam = {f"{task_name(spec, step)}_executor" for step in BEAM_STEPS}
+    for label, executor in executors(spec).executors.items():
+        container = executor.container
+        if label in beam:
+            resources = container.resources
+            assert resources.cpu_limit == resources.cpu_request == float(wanted.cpu), label
+            assert resources.memory_limit == resources.memory_request == gigabytes(
+                wanted.memory), label
+            # Beam's last --direct_num_workers wins; 0 would be one per core of the node.
+            (workers,) = [a for a in container.args if a.startswith("--direct_num_workers=")][-1:]
+            assert workers == f"--direct_num_workers={int(float(wanted.cpu))}", label
+        else:
+            assert not any(a.startswith("--direct_num_workers") for a in container.args), label
+        if label not in beam | {"Trainer_executor"}:
+            assert not container.HasField("resources"), label
+
+
+def staged(platforms: pb.PlatformSpec) -> dict[str, float]:
+    """Executor label -> bytes of the emptyDir at the launcher's download directory."""
+    sizes = {}
+    for label, executor in platforms.platforms["kubernetes"].deployment_spec.executors.items():
+        for mount in json_format.MessageToDict(executor).get("emptyDirMounts", []):
+            assert mount["mountPath"] == LAUNCHER_GCS_DIR, label
+            sizes[label] = bytes_of(mount["sizeLimit"])
+    return sizes
+
+
+def test_each_step_has_room_for_the_inputs_the_launcher_copies_in(compiled):
+    profile, _, spec, platforms = compiled
+    staging = profile.staging
+    expected = {}
+    for task, inputs in WIRING.items():
+        outputs = [o for _, o in inputs.values()] + (["verdict"] if task in GATED else [])
+        if outputs:
+            room = staging.headroom * sum(staging.size(o) for o in outputs)
+            expected[f"{task_name(spec, task)}_executor"] = room
+    sizes = staged(platforms)
+    assert set(sizes) == {
+        spec.components[task.component_ref.name].executor_label
+        for task in spec.root.dag.tasks.values() if task.inputs.artifacts
+    } >= set(expected)
+    for label, room in expected.items():
+        assert room <= sizes[label] < room + 2**20, label  # rounded up to whole Mi
+    # The examples go to five steps, each with room for them.
+    examples = staging.headroom * staging.size("examples")
+    takers = [t for t, i in WIRING.items() if (EXAMPLE_GEN, "examples") in i.values()]
+    assert len(takers) == 5
+    assert all(sizes[f"{task_name(spec, t)}_executor"] >= examples for t in takers)
+
+
+def test_no_staging_room_for_a_root_the_launcher_would_not_download_from(tmp_path):
+    _, platforms = read_package(compile_pipeline(
+        config.WDBC, image=IMAGE, pipeline_root=str(tmp_path / "root"), out_dir=tmp_path))
+    assert staged(platforms) == {}
 
 
 def test_a_gpu_trainer_goes_to_the_gpu_pool(tmp_path):
@@ -158,12 +229,12 @@ def test_a_gpu_trainer_goes_to_the_gpu_pool(tmp_path):
     assert (trainer.accelerator.type, trainer.accelerator.count) == ("nvidia.com/gpu", 2)
     (platform,) = platforms.platforms
     assert platform == "kubernetes"
-    (config_,) = platforms.platforms[platform].deployment_spec.executors.values()
-    assert json_format.MessageToDict(config_) == {
-        "nodeSelector": {"labels": {"nvidia.com/gpu.present": "true"}},
-        "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
-    }
-    assert list(platforms.platforms[platform].deployment_spec.executors) == ["Trainer_executor"]
+    config_ = json_format.MessageToDict(
+        platforms.platforms[platform].deployment_spec.executors["Trainer_executor"])
+    assert config_["nodeSelector"] == {"labels": {"nvidia.com/gpu.present": "true"}}
+    assert config_["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
 
 
 def test_every_step_runs_the_image_through_the_pod_entry_point(compiled):
@@ -253,9 +324,10 @@ def test_beam_steps_take_the_chosen_runner(tmp_path, runner, expected):
     )
     deployment = executors(spec)
     for step in BEAM_STEPS:
-        args = list(deployment.executors[f"{step}_executor"].container.args)
+        args = list(deployment.executors[f"{task_name(spec, step)}_executor"].container.args)
         assert expected in args, step
         assert args[-1] == "--max_num_workers=4", step  # given last, so it wins
+        assert ("--direct_num_workers=2" in args) == (runner == "direct"), step
     if runner == "dataflow":
         assert f"--sdk_container_image={IMAGE}" in args
         assert f"--temp_location={ROOT}/beam-tmp" in args
@@ -290,3 +362,33 @@ def test_cli_compiles(tmp_path, capsys):
     spec, _ = read_package(tmp_path / "bcpipe-wdbc.yaml")
     transform = executors(spec).executors["Transform_executor"].container
     assert "--runner=PortableRunner" in transform.args
+
+
+def test_a_cluster_config_sets_the_trainer_and_beam_steps(tmp_path):
+    """What a platform team sets per cluster, without editing pipeline/config.py."""
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(
+        "trainer: {cpu: 6, memory: 20Gi, gpus: 2, gpu_type: nvidia.com/mig-1g.10gb,\n"
+        "          gpu_node_selector: {pool: a100},\n"
+        "          gpu_tolerations: [{key: pool, operator: Equal, value: a100}]}\n"
+        "beam: {cpu: 3, memory: 6G}\n"
+    )
+    code = cli.main([
+        "compile", "kubeflow", "--pipeline", "wdbc", "--image", IMAGE, "--pipeline-root", ROOT,
+        "--out", str(tmp_path), "--cluster-config", str(cluster),
+    ])
+    assert code == cli.EXIT_OK
+    spec, platforms = read_package(tmp_path / "bcpipe-wdbc.yaml")
+    deployment = executors(spec)
+    trainer = deployment.executors["Trainer_executor"].container.resources
+    assert (trainer.cpu_request, trainer.memory_request) == (6.0, gigabytes("20Gi"))
+    assert (trainer.accelerator.type, trainer.accelerator.count) == ("nvidia.com/mig-1g.10gb", 2)
+    placement = json_format.MessageToDict(
+        platforms.platforms["kubernetes"].deployment_spec.executors["Trainer_executor"])
+    assert placement["nodeSelector"] == {"labels": {"pool": "a100"}}
+    assert placement["tolerations"] == [
+        {"key": "pool", "operator": "Equal", "value": "a100", "effect": "NoSchedule"}
+    ]
+    transform = deployment.executors["Transform_executor"].container
+    assert (transform.resources.cpu_request, transform.resources.memory_request) == (3.0, 6.0)
+    assert "--direct_num_workers=3" in transform.args
