@@ -19,6 +19,9 @@ leaves the rest as configured (every key may be left out):
       sizes: {examples: 3Gi, transformed_examples: 6Gi}
       other: 64Mi
       headroom: 1.5
+    serving_volume:           # ServingVolume: a claim holding the serving base, if not gs://
+      claim: bcpipe-models
+      path: /models
 
 Node placement (gpu_node_selector, gpu_tolerations) applies to a Trainer that asks for GPUs.
 """
@@ -34,7 +37,8 @@ import yaml
 from pipeline import config, exits
 
 # Section of the file -> the Profile field it overrides.
-SECTIONS = {"trainer": "trainer_resources", "beam": "beam_resources", "staging": "staging"}
+SECTIONS = {"trainer": "trainer_resources", "beam": "beam_resources", "staging": "staging",
+            "serving_volume": "serving_volume"}
 
 
 def apply(path: Path, profile: config.Profile) -> config.Profile:

@@ -16,6 +16,7 @@ trainer:
     - {key: nvidia.com/gpu}
 beam: {cpu: "6", memory: 24G}
 staging: {sizes: {examples: 10Gi}, headroom: 2}
+serving_volume: {claim: bcpipe-models}
 """
 
 
@@ -38,6 +39,7 @@ def test_a_cluster_file_sets_what_it_names_and_keeps_the_rest(tmp_path):
     assert (profile.beam_resources.cpu, profile.beam_resources.memory) == ("6", "24G")
     assert profile.staging.sizes == (("examples", "10Gi"),) and profile.staging.headroom == 2.0
     assert profile.staging.other == config.IDC.staging.other
+    assert profile.serving_volume.mounted == "/models"
     # Everything else is the profile's own.
     assert profile.training == config.IDC.training and profile.thresholds == config.IDC.thresholds
 
@@ -53,7 +55,9 @@ def test_a_partial_file_changes_only_its_keys(tmp_path):
 @pytest.mark.parametrize(
     ("text", "says"),
     [
-        ("trainers: {}", "unknown trainers; known: beam, staging, trainer"),
+        ("trainers: {}", "unknown trainers; known: beam, serving_volume, staging, trainer"),
+        ("serving_volume: {claim: Models_1}", "claim 'Models_1': not a Kubernetes object name"),
+        ("serving_volume: {claim: models, path: models}", "path 'models': an absolute path"),
         ("trainer: {gpu: 1}", "trainer: unknown gpu; known: cpu, "),
         ("trainer: {gpus: two}", "trainer.gpus: 'two' is not a whole number"),
         ("trainer: {gpus: -1}", "trainer: gpus -1: a whole number, 0 or more"),

@@ -8,6 +8,7 @@ Kubeflow compiler start from; callers override with `dataclasses.replace`.
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -186,6 +187,26 @@ class Staging:
 
 
 @dataclass(frozen=True)
+class ServingVolume:
+    """A PersistentVolumeClaim holding the serving base (kubernetes/overlays/dev), mounted at
+    `path` into the steps that read or write it; none (gs://) by default."""
+
+    claim: str = ""
+    path: str = "/models"
+
+    def __post_init__(self):
+        if self.claim and not re.fullmatch(r"[a-z0-9]([-.a-z0-9]*[a-z0-9])?", self.claim):
+            raise ValueError(f"claim {self.claim!r}: not a Kubernetes object name")
+        if not self.path.startswith("/") or self.path.rstrip("/") == "":
+            raise ValueError(f"path {self.path!r}: an absolute path, not /")
+
+    @property
+    def mounted(self) -> str:
+        """Where the claim is in the pods; empty without one."""
+        return self.path if self.claim else ""
+
+
+@dataclass(frozen=True)
 class SqlSlice:
     """A slice whose value is computed from features, as TFMA's `slice_keys_sql` (ZetaSQL).
 
@@ -242,6 +263,7 @@ class Profile:
     # KFP; with the DirectRunner it runs one worker per requested core.
     beam_resources: Resources = Resources(cpu="2", memory="4G")
     staging: Staging = Staging()
+    serving_volume: ServingVolume = ServingVolume()
 
     def __post_init__(self):
         cores = cpus(self.beam_resources.cpu)

@@ -96,7 +96,7 @@ def platform_spec(executors: dict[str, dict]):
 
     What it may hold sets the KFP versions the package runs on: the driver parses each
     executor's config strictly (jsonpb), so a field its kubernetes_platform module lacks
-    fails the step. `tolerations` came with KFP 2.1.0 (2.0.5's go.mod pins kubernetes_platform
+    fails the step. `nodeSelector` and `pvcMount` are in every 2.x; `tolerations` came with KFP 2.1.0 (2.0.5's go.mod pins kubernetes_platform
     bd9f74e34de6, which has none; backend/src/v2/cmd/driver/main.go:135 rejects them) and
     `emptyDirMounts` with 2.3.0 (go.mod: kubernetes_platform d911c8b73b49; applied in
     backend/src/v2/driver/driver.go:667). So: KFP >= 2.3.
@@ -162,9 +162,16 @@ def _finish(spec, *, target: str, pipeline_root: str, defaults: dict[str, str], 
         spec.default_pipeline_root = pipeline_root
 
 
-def _platform(spec, profile: config.Profile, trainer_label: str, pipeline_root: str):
+def _platform(spec, profile: config.Profile, trainer_label: str, serving_labels: list[str],
+              pipeline_root: str):
     """What each executor's pod needs beyond the pipeline spec: KubernetesExecutorConfigs."""
     executors = {trainer_label: gpu_placement(profile.trainer_resources)}
+    if profile.serving_volume.claim:
+        claim = profile.serving_volume
+        for label in serving_labels:
+            executors.setdefault(label, {})["pvcMount"] = [
+                {"constant": claim.claim, "mountPath": claim.path}
+            ]
     if pipeline_root.startswith("gs://"):
         for label, size in staging_sizes(spec, profile.staging).items():
             executors.setdefault(label, {})["emptyDirMounts"] = [
@@ -196,6 +203,8 @@ def compile_pipeline(
     from tfx.orchestration import data_types
 
     from components.baseline import LATEST_AT_RUN_TIME, ServedBaseline
+    from components.pusher import Pusher
+    from components.review_report import ReviewReport
     from pipeline.pipeline import create_pipeline
 
     if target not in TARGETS:
@@ -239,6 +248,10 @@ def compile_pipeline(
                 *beam_args,
             ])
     uncached = [n.id for n in nodes if isinstance(n, ServedBaseline)]
+    # What reads or writes the serving base: the baseline and the Pusher, and the report,
+    # which fingerprints the pushed version there.
+    serving = [_executor_label(n.id) for n in nodes
+               if isinstance(n, (ServedBaseline, Pusher, ReviewReport))]
     if target == "kfp":
         uncached += [n.id for n in nodes if isinstance(n, FileBasedExampleGen)]
 
@@ -261,7 +274,9 @@ def compile_pipeline(
             spec,
             f"bcpipe {profile.name}: TFX {spec.sdk_version.removeprefix('tfx-')} pipeline for "
             "open-source Kubeflow Pipelines",
-            platform_spec(_platform(spec, profile, _executor_label(trainer.id), pipeline_root)),
+            platform_spec(
+                _platform(spec, profile, _executor_label(trainer.id), serving, pipeline_root)
+            ),
             str(path),
         )
     else:
@@ -282,36 +297,40 @@ def read_package(path: Path):
     return spec, platforms
 
 
-def check_location(option: str, uri: str, *, path_ok: bool) -> None:
-    """Refuses a location the pods cannot use. TensorFlow 2.16 opens local paths and gs://
-    only: its s3:// file system left for tensorflow-io (not in the image), it never had
-    minio://, and KFP hands object-store credentials to its launcher, not to the step. The
-    pipeline root is also staged by that launcher, which knows no local paths; data and
-    serving locations may be paths, on volumes mounted into the pods."""
+def check_location(option: str, uri: str, *, volume: str = "") -> None:
+    """Refuses a location the pods cannot use. TensorFlow 2.16 opens gs:// and paths only:
+    its s3:// file system left for tensorflow-io (not in the image), it never had minio://,
+    and KFP hands object-store credentials to its launcher, not to the step. A path is the
+    pod's own disk, gone with the pod, unless `volume` (a claim's mount path) holds it."""
     scheme, sep, _ = uri.partition("://")
-    if sep and scheme == "gs" or not sep and path_ok and uri.startswith("/"):
+    if sep and scheme == "gs" or volume and f"{uri}/".startswith(f"{volume.rstrip('/')}/"):
         return
     reason = (
-        f"TensorFlow 2.16 in the pods cannot open {scheme}:// (only gs://; KFP gives "
-        "object-store credentials to its launcher, not to the steps)" if sep
-        else "KFP stages artifacts from a gs:// bucket, not a path" if not path_ok
-        else "a path in the pods must be absolute (a mounted volume)"
+        f"TensorFlow 2.16 in the pods cannot open {scheme}:// (KFP gives object-store "
+        "credentials to its launcher, not to the steps)" if sep
+        else f"not under {volume}, where the serving claim is mounted" if volume
+        else "a path in a pod is the pod's own disk, gone with it (a claim can be mounted "
+             "for the serving base: serving_volume in --cluster-config)"
     )
-    raise exits.UsageError(f"{option}={uri}: {reason}; give a gs:// URI"
-                           + (" or an absolute path" if path_ok else ""))
+    raise exits.UsageError(f"{option}={uri}: {reason}; give a gs:// URI")
+
+
+def profile_from_args(args: argparse.Namespace) -> config.Profile:
+    """The pipeline's profile with what --cluster-config sets for this cluster."""
+    profile = config.profile(args.pipeline)
+    return cluster.apply(args.cluster_config, profile) if args.cluster_config else profile
 
 
 def compile_from_args(args: argparse.Namespace, *, out_dir: Path, target: str) -> Path:
     """`compile_pipeline` with the options `bcpipe compile kubeflow` and `submit` share."""
     if args.train_steps is not None and args.train_steps < 1:
         raise exits.UsageError("--train-steps must be at least 1")
-    check_location("--pipeline-root", args.pipeline_root, path_ok=False)
-    for option, uri in (("--data-root", args.data_root), ("--serving-base", args.serving_base)):
-        if uri is not None:
-            check_location(option, uri, path_ok=True)
-    profile = config.profile(args.pipeline)
-    if args.cluster_config is not None:
-        profile = cluster.apply(args.cluster_config, profile)
+    profile = profile_from_args(args)
+    check_location("--pipeline-root", args.pipeline_root)
+    if args.data_root is not None:
+        check_location("--data-root", args.data_root)
+    if args.serving_base is not None:
+        check_location("--serving-base", args.serving_base, volume=profile.serving_volume.mounted)
     return compile_pipeline(
         profile,
         image=args.image,

@@ -23,6 +23,7 @@ from pipeline.kubeflow_runner import (
     check_location,
     compile_from_args,
     pipeline_name,
+    profile_from_args,
     read_package,
 )
 
@@ -38,7 +39,7 @@ def declared_parameters(package: Path) -> dict:
     return dict(spec.root.input_definitions.parameters)
 
 
-def parse_params(pairs: list[str], declared: dict) -> dict:
+def parse_params(pairs: list[str], declared: dict, profile: config.Profile) -> dict:
     """KEY=VALUE pairs as the API expects them, checked against what the pipeline takes."""
     from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
@@ -58,8 +59,10 @@ def parse_params(pairs: list[str], declared: dict) -> dict:
             params[key] = convert(value)
         except ValueError:
             raise exits.UsageError(f"--param {key}={value}: not a {convert.__name__}") from None
-        if key in (DATA_ROOT, SERVING_MODEL_DIR):
-            check_location(f"--param {key}", value, path_ok=True)
+        if key == DATA_ROOT:
+            check_location(f"--param {key}", value)
+        elif key == SERVING_MODEL_DIR:
+            check_location(f"--param {key}", value, volume=profile.serving_volume.mounted)
     return params
 
 
@@ -112,10 +115,11 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
-    name = pipeline_name(config.profile(args.pipeline))
+    profile = profile_from_args(args)
+    name = pipeline_name(profile)
     with tempfile.TemporaryDirectory() as tmp:
         package = compile_from_args(args, out_dir=Path(tmp), target="kfp")
-        params = parse_params(args.param, declared_parameters(package))
+        params = parse_params(args.param, declared_parameters(package), profile)
         client = make_client(args.host)
         pipeline_id, version_id = upload(client, package, name)
     experiment = client.create_experiment(args.experiment or config.KUBEFLOW.default_experiment)

@@ -392,3 +392,45 @@ def test_a_cluster_config_sets_the_trainer_and_beam_steps(tmp_path):
     transform = deployment.executors["Transform_executor"].container
     assert (transform.resources.cpu_request, transform.resources.memory_request) == (3.0, 6.0)
     assert "--direct_num_workers=3" in transform.args
+
+
+def compile_cli(tmp_path, *extra: str) -> int:
+    return cli.main(["compile", "kubeflow", "--pipeline", "wdbc", "--image", IMAGE,
+                     "--pipeline-root", ROOT, "--out", str(tmp_path), *extra])
+
+
+def test_a_serving_claim_is_mounted_where_the_serving_base_is_read_and_written(tmp_path):
+    """kubernetes/overlays/dev: TF Serving and the pipeline share the claim bcpipe-models."""
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text("serving_volume: {claim: bcpipe-models, path: /models}\n")
+    code = compile_cli(tmp_path, "--cluster-config", str(cluster), "--serving-base", "/models")
+    assert code == cli.EXIT_OK
+    spec, platforms = read_package(tmp_path / "bcpipe-wdbc.yaml")
+    mounted = {
+        label: json_format.MessageToDict(e)["pvcMount"]
+        for label, e in platforms.platforms["kubernetes"].deployment_spec.executors.items()
+        if "pvcMount" in e
+    }
+    assert set(mounted) == {"ServedBaseline_executor", "Pusher_executor", "ReviewReport_executor"}
+    assert all(m == [{"constant": "bcpipe-models", "mountPath": "/models"}]
+               for m in mounted.values())
+    default = spec.root.input_definitions.parameters[SERVING_MODEL_DIR].default_value
+    assert default.string_value == "/models/wdbc"
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--pipeline-root", "s3://bucket/root"], "cannot open s3://"),
+        (["--pipeline-root", "minio://mlpipeline/v2/artifacts"], "cannot open minio://"),
+        (["--pipeline-root", "/srv/root"], "a path in a pod is the pod's own disk"),
+        (["--data-root", "s3://bucket/wdbc"], "cannot open s3://"),
+        (["--serving-base", "/models"], "serving_volume in --cluster-config"),
+    ],
+)
+def test_locations_the_pods_cannot_use_are_refused(tmp_path, capsys, extra, says):
+    with pytest.raises(SystemExit) as exit_:
+        compile_cli(tmp_path, *extra)
+    assert exit_.value.code == cli.EXIT_USAGE
+    assert says in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())

@@ -26,7 +26,7 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
 from pipeline import cli, config
-from pipeline.kubeflow_runner import DATA_ROOT
+from pipeline.kubeflow_runner import DATA_ROOT, SERVING_MODEL_DIR
 
 IMAGE = "registry.example/bcpipe:1.0"
 ROOT = "gs://bcpipe-test/root"
@@ -263,9 +263,10 @@ def test_without_a_token_no_credentials_are_sent(kfp_api, monkeypatch):
 @pytest.mark.parametrize(
     "bad",
     [["--param", "epochs=3"], ["--param", "data_root"], ["--token", TOKEN],
-     ["--param", f"{DATA_ROOT}=s3://bucket/wdbc"], ["--pipeline-root", "s3://bucket/root"]],
+     ["--param", f"{DATA_ROOT}=s3://bucket/wdbc"], ["--pipeline-root", "s3://bucket/root"],
+     ["--param", f"{SERVING_MODEL_DIR}=/models/wdbc"]],
     ids=["unknown parameter", "no value", "token on the command line", "s3 data",
-         "s3 root"],
+         "s3 root", "serving base on no volume"],
 )
 def test_bad_arguments_are_refused_before_any_request(kfp_api, bad, capsys):
     with pytest.raises(SystemExit) as exit_:
