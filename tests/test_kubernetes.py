@@ -419,3 +419,21 @@ def test_readiness_probe_fails_on_a_config_without_models(tmp_path, rest_status)
     empty = tmp_path / "models.config"
     empty.write_text("model_config_list {\n}\n")
     assert _probe(empty, rest_status.port).returncode == 1
+
+
+def test_dev_cluster_config_mounts_the_claim_tf_serving_serves_from():
+    """The pipeline's Pusher writes where dev's TF Serving reads: one claim, one path."""
+    from pipeline import config
+    from pipeline.cluster import apply
+
+    spec = pod_spec(one("dev", "Deployment", "tf-serving"))
+    claims = {v["name"]: v["persistentVolumeClaim"]["claimName"]
+              for v in spec["volumes"] if "persistentVolumeClaim" in v}
+    mounts = {m["mountPath"]: claims[m["name"]]
+              for m in spec["containers"][0]["volumeMounts"] if m["name"] in claims}
+    for profile in config.PROFILES.values():
+        applied = apply(K8S / "overlays" / "dev" / "bcpipe-cluster.yaml", profile)
+        volume = applied.serving_volume
+        assert mounts == {volume.path: volume.claim}
+        assert one("dev", "PersistentVolumeClaim", volume.claim)
+        assert applied.trainer_resources.gpus == 0  # no GPU pool on a one-node cluster
