@@ -53,10 +53,7 @@ def apply(path: Path, profile: config.Profile) -> config.Profile:
         SECTIONS[name]: _override(getattr(profile, SECTIONS[name]), values, f"{where}: {name}")
         for name, values in sections.items()
     }
-    try:
-        return dataclasses.replace(profile, **changes)
-    except ValueError as err:
-        raise exits.UsageError(f"{where}: {err}") from None
+    return _checked(lambda: dataclasses.replace(profile, **changes), where)
 
 
 def _mapping(value, where: str, known) -> dict:
