@@ -49,7 +49,7 @@ def join(base: str, *parts: str) -> str:
 
 
 def resource_spec(resources: config.Resources, target: str):
-    """What the Trainer asks for: on KFP also as requests, so the scheduler reserves it."""
+    """What a step asks for: on KFP also as requests, so the scheduler reserves it."""
     from kfp.pipeline_spec import pipeline_spec_pb2 as pb
 
     spec = pb.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec(
@@ -96,10 +96,11 @@ def platform_spec(executors: dict[str, dict]):
 
     What it may hold sets the KFP versions the package runs on: the driver parses each
     executor's config strictly (jsonpb), so a field its kubernetes_platform module lacks
-    fails the step. `nodeSelector` and `pvcMount` are in every 2.x; `tolerations` came with KFP 2.1.0 (2.0.5's go.mod pins kubernetes_platform
-    bd9f74e34de6, which has none; backend/src/v2/cmd/driver/main.go:135 rejects them) and
-    `emptyDirMounts` with 2.3.0 (go.mod: kubernetes_platform d911c8b73b49; applied in
-    backend/src/v2/driver/driver.go:667). So: KFP >= 2.3.
+    fails the step. `nodeSelector` and `pvcMount` are in every 2.x; `tolerations` came with
+    KFP 2.1.0 (2.0.5's go.mod pins kubernetes_platform bd9f74e34de6, which has none, and its
+    backend/src/v2/cmd/driver/main.go:135 rejects them) and `emptyDirMounts` with 2.3.0
+    (go.mod: kubernetes_platform d911c8b73b49; applied in backend/src/v2/driver/driver.go:667).
+    So: KFP >= 2.3.
     """
     from google.protobuf import json_format
     from kfp.pipeline_spec import pipeline_spec_pb2 as pb
