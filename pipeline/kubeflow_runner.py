@@ -12,7 +12,9 @@ TFX 1.16's compiler writes for Vertex AI. For open-source KFP (DESIGN.md, "Kubef
 - no resolver nodes: the baseline is whatever is served when the run gets there
   (ServedBaseline with -1), so that step is never taken from KFP's cache;
 - no pre-cache hook: ExampleGen's driver runs in the pod (pipeline/pod_entrypoint.py) and
-  ExampleGen is never taken from KFP's cache, whose key cannot see a new span.
+  ExampleGen is never taken from KFP's cache, whose key cannot see a new span;
+- a span refused at the gate still gets its review report, then fails the run
+  (pipeline/kubeflow_gate.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import json
 from pathlib import Path
 
 from pipeline import cluster, config, exits
+from pipeline.kubeflow_gate import add_refusal
 from pipeline.pod_entrypoint import INPUTS_SPEC, OUTPUTS_SPEC
 from pipeline.quantities import cpus, gigabytes, mebibytes
 
@@ -161,6 +164,7 @@ def _finish(spec, *, target: str, pipeline_root: str, defaults: dict[str, str], 
         parameter.is_optional = True
     if target == "kfp":
         spec.default_pipeline_root = pipeline_root
+        add_refusal(spec)
 
 
 def _platform(spec, profile: config.Profile, trainer_label: str, serving_labels: list[str],
