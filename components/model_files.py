@@ -12,7 +12,10 @@ from serving import layout
 
 def copy_tree(src: str, dst: str) -> None:
     for directory, _, files in tf.io.gfile.walk(src):
-        target = os.path.join(dst, os.path.relpath(directory, src))
+        relative = os.path.relpath(directory, src)
+        # Not join(dst, "."): an object store keeps "./" in the name (gs://.../1/./saved_model.pb),
+        # where TF Serving and every reader look for gs://.../1/saved_model.pb.
+        target = dst if relative == os.curdir else os.path.join(dst, relative)
         tf.io.gfile.makedirs(target)
         for name in files:
             tf.io.gfile.copy(os.path.join(directory, name), os.path.join(target, name), True)

@@ -15,11 +15,23 @@ what TFX expects before handing over:
   custom title as a class path, so the title is rewritten to the class's path.
 - File-based ExampleGen's driver (latest span, fingerprint, resolved pattern) runs as a
   pre-cache hook on Vertex; KFP has no such hook, so it runs here, before the executor.
+
+After the executor, two things TFX leaves would fail a step on KFP that did its work:
+- the zero-byte `dir/` markers TF writes on GCS, which the next step's launcher cannot
+  download (pipeline/directory_markers.py): removed under every output;
+- interpreter teardown: TFX 1.16 executors on KFP v2 can abort there with "pure virtual
+  method called" from the protobuf / ML Metadata destructors (sky-uk/kfp-operator#1286),
+  a non-zero exit after the outputs were written. The process ends with os._exit once
+  its output metadata is written and its streams flushed; an executor that raised still
+  fails as usual.
 """
 
 from __future__ import annotations
 
 import argparse
+import logging
+import os
+import sys
 
 import yaml
 from absl import app
@@ -159,11 +171,31 @@ def parse_flags(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     return parser.parse_known_args(argv[1:])
 
 
+def output_uris(executor_input: pb.ExecutorInput) -> list[str]:
+    """Where the outputs went: the URIs the driver gave, and any the executor set instead
+    (the launcher records the latter, launcher_v2.go mergeRuntimeArtifacts)."""
+    uris = [a.uri for k in executor_input.outputs.artifacts.values() for a in k.artifacts]
+    written = pb.ExecutorOutput()
+    with fileio.open(executor_input.outputs.output_file, "r") as handle:
+        json_format.Parse(handle.read(), written, ignore_unknown_fields=True)
+    return uris + [a.uri for k in written.artifacts.values() for a in k.artifacts if a.uri]
+
+
 def main(parsed: tuple[argparse.Namespace, list[str]]) -> None:
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
+    from pipeline import directory_markers
+
     args, beam_args = parsed
-    kubeflow_v2_run_executor.main((prepare(args), beam_args))
+    prepared = prepare(args)
+    kubeflow_v2_run_executor.main((prepared, beam_args))
+    executor_input = json_format.Parse(getattr(prepared, INVOCATION), pb.ExecutorInput())
+    for marker in directory_markers.remove(output_uris(executor_input)):
+        logging.info("removed directory marker %s", marker)
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 if __name__ == "__main__":
