@@ -23,6 +23,25 @@ class ValidationVerdict(tfx.dsl.Artifact):
     TYPE_NAME = "bcpipe.ValidationVerdict"
 
 
+# The KFP UI shows an artifact by its type's schema title, only for these three (frontend
+# src/components/viewers/MetricsVisualizations.tsx): HTML and Markdown read from the
+# artifact's URI as one file, metrics from its custom properties, each under its
+# `display_name` custom property.
+class HtmlPage(tfx.dsl.Artifact):
+    TYPE_NAME = "system.HTML"
+
+
+class MarkdownPage(tfx.dsl.Artifact):
+    TYPE_NAME = "system.Markdown"
+
+
+class ScalarMetrics(tfx.dsl.Artifact):
+    TYPE_NAME = "system.Metrics"
+
+
+DISPLAY_NAME = "display_name"
+
+
 def write_json(artifact_uri: str, payload: dict) -> str:
     tf.io.gfile.makedirs(artifact_uri)
     path = os.path.join(artifact_uri, REPORT_FILE)

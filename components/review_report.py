@@ -10,6 +10,7 @@ import os
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base import base_component, base_executor, executor_spec
+from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, component_spec, standard_artifacts
 from tfx.types import channel as channel_types
 
@@ -55,7 +56,35 @@ class ReviewReportSpec(component_spec.ComponentSpec):
         **{k: component_spec.ChannelParameter(type=t, optional=True)
            for k, t in _AFTER_GATE.items()},
     }
-    OUTPUTS = {"report": component_spec.ChannelParameter(type=ReviewReportArtifact)}
+    OUTPUTS = {
+        "report": component_spec.ChannelParameter(type=ReviewReportArtifact),
+        # The same report where the KFP UI shows it (components/artifacts.py).
+        "html": component_spec.ChannelParameter(type=artifacts.HtmlPage),
+        "markdown": component_spec.ChannelParameter(type=artifacts.MarkdownPage),
+        "metrics": component_spec.ChannelParameter(type=artifacts.ScalarMetrics),
+    }
+
+
+def _page(artifact, source: str, display_name: str) -> None:
+    """A copy of `source` as the artifact, its URI the file itself (the UI reads one file)."""
+    target = os.path.join(artifact.uri, os.path.basename(source))
+    fileio.makedirs(artifact.uri)
+    fileio.copy(source, target, overwrite=True)
+    artifact.uri = target
+    artifact.set_string_custom_property(artifacts.DISPLAY_NAME, display_name)
+
+
+def blessing_metrics(report: dict) -> dict[str, float]:
+    """The figures the blessing was decided on: each threshold's metric (`_change` for one
+    against the baseline), and `blessed`; none when no model was evaluated."""
+    if report["decision"]["blessed"] is None:
+        return {}
+    found = {"blessed": float(report["decision"]["blessed"])}
+    for threshold in report["model"]["tfma"]["thresholds"]:
+        if threshold["value"] is not None:
+            suffix = "" if threshold["kind"] == "value" else f"_{threshold['kind']}"
+            found[f"{threshold['metric']}{suffix}"] = float(threshold["value"])
+    return found
 
 
 def _single(input_dict: dict, key: str):
@@ -87,6 +116,13 @@ class Executor(base_executor.BaseExecutor):
         output.set_string_custom_property("status", report["decision"]["status"])
         output.set_string_custom_property("html", paths[files.REPORT_HTML])
         output.set_int_custom_property("span", report["data"]["span"])
+        single = artifact_utils.get_single_instance
+        _page(single(output_dict["html"]), paths[files.REPORT_HTML], "review report")
+        _page(single(output_dict["markdown"]), paths[files.REPORT_MD], "review report (text)")
+        metrics = single(output_dict["metrics"])
+        metrics.set_string_custom_property(artifacts.DISPLAY_NAME, "blessing metrics")
+        for name, value in blessing_metrics(report).items():
+            metrics.set_float_custom_property(name, value)
 
 
 class ReviewReport(base_component.BaseComponent):
@@ -103,5 +139,8 @@ class ReviewReport(base_component.BaseComponent):
             # previous span's statistics in the metadata store).
             history_dir=os.path.join(pipeline_root, HISTORY_DIR),
             report=channel_types.Channel(type=ReviewReportArtifact),
+            html=channel_types.Channel(type=artifacts.HtmlPage),
+            markdown=channel_types.Channel(type=artifacts.MarkdownPage),
+            metrics=channel_types.Channel(type=artifacts.ScalarMetrics),
             **channels,
         ))
