@@ -131,8 +131,8 @@ def test_a_refused_span_ends_with_its_report_and_a_failed_run(gcs, tmp_path):
     assert [n for n, s in states.items() if s == FAILED] == [REFUSAL]
     report = assert_report_on_the_run_page(client, run.steps[REFUSED_REPORT])
     assert report["decision"]["status"] == "rejected"
-    assert run.steps[REFUSED_REPORT].outputs["metrics"]["metadata"] == {
-        "display_name": "blessing metrics"}
+    metrics = run.steps[REFUSED_REPORT].outputs["metrics"]["metadata"]
+    assert not [k for k, v in metrics.items() if isinstance(v, (int, float))]  # no model
     assert markers_under(client, f"{root}/{config.KUBEFLOW.serving_dir}") == []
     assert_clean(run, client)
 
