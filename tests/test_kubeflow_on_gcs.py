@@ -39,9 +39,12 @@ def gcs(tmp_path_factory):
 
 def run_on_gcs(gcs, tmp_path, profile, data, root: str, train_steps: int) -> KfpRun:
     client = gcs_client(gcs)
+    # Beam in one process, as `bcpipe run` runs it here: a pod's worker processes, one per
+    # requested core, would each load TF again on CI's 2 cores.
     package = compile_pipeline(profile, image="registry.example/bcpipe:test",
                                pipeline_root=root, out_dir=tmp_path / "package",
-                               train_steps=train_steps)
+                               train_steps=train_steps,
+                               beam_args=tuple(config.BEAM.direct_args()[1:]))
     upload_tree(client, data, f"{root}/{config.KUBEFLOW.data_dir}/{profile.name}")
     run = KfpRun(package, pipeline_root=root, env=gcs, work=tmp_path / "pods")
     run.status = run.run()
@@ -138,9 +141,11 @@ def test_a_refused_span_ends_with_its_report_and_a_failed_run(gcs, tmp_path):
 
 
 def test_idc_runs_to_a_pushed_model(gcs, tmp_path):
-    synthesize(tmp_path / "archive", patients=14, per_patient=20, seed=5)
+    # The fewest patients and patches (seed 1) whose test split holds the IDC profile's
+    # Evidence: 3 patients, 101 positive patches.
+    synthesize(tmp_path / "archive", patients=14, per_patient=100, seed=1)
     root = f"gs://{BUCKET}/idc-pass"
-    run = run_on_gcs(gcs, tmp_path, config.IDC, tmp_path / "archive", root, 100)
+    run = run_on_gcs(gcs, tmp_path, config.IDC, tmp_path / "archive", root, 200)
     metrics = assert_pushed(run, gcs_client(gcs), root, config.IDC.model_name)
     assert metrics["auc"] >= config.IDC.thresholds.auc
     assert os.path.isdir(tmp_path / "pods" / "Evaluator")
