@@ -5,7 +5,7 @@ import json
 from components.cohort import describe_evidence, problems, requirements, rests_on
 from pipeline.config import IDC, WDBC
 
-REQUIRED = json.loads(requirements(IDC))  # 6/2/2, test: 3 patients, 2 positive, 50 and 50
+REQUIRED = json.loads(requirements(IDC))  # 7/1/2, test: 3 patients, 2 positive, 50 and 50
 
 
 def _proof(splits: dict[str, tuple[int, int, int, int]], label_key: str = "label") -> dict:
@@ -30,8 +30,8 @@ def test_an_empty_split_is_named_with_the_patients_the_run_needs():
     found = problems(proof, REQUIRED)
     assert [p["split"] for p in found] == ["eval", "test"]
     assert found[0]["message"] == (
-        "the eval split holds no patient: with --splits 6,2,2 (train,eval,test) the run needs "
-        "at least 14 patients, and it has 2")
+        "the eval split holds no patient: with --splits 7,1,2 (train,eval,test) the run needs "
+        "at least 13 patients, and it has 2")
 
 
 def test_a_blessing_split_too_small_to_stand_behind_a_blessing():
@@ -40,7 +40,7 @@ def test_a_blessing_split_too_small_to_stand_behind_a_blessing():
     messages = [p["message"] for p in problems(proof, REQUIRED)]
     assert messages == [
         "the test split holds 1 patient; a blessing rests on at least 3 there: with --splits "
-        "6,2,2 (train,eval,test) the run needs at least 14 patients, and it has 6",
+        "7,1,2 (train,eval,test) the run needs at least 13 patients, and it has 6",
         "the test split holds 1 patient with label = 1; a blessing rests on at least 2 there",
         "the test split holds 30 examples with label = 1; a blessing rests on at least 50 there",
     ]

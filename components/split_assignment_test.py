@@ -55,3 +55,6 @@ def test_patients_needed_for_a_blessing_split_of_a_given_size():
     assert allocate(26, DEFAULT) == [21, 3, 2] and allocate(27, DEFAULT) == [21, 3, 3]
     assert patients_needed(DEFAULT, "test", 3) == 27
     assert patients_needed((("train", 6), ("eval", 2), ("test", 2)), "test", 3) == 14
+    # 12 at 7/1/2: 8.4 / 1.2 / 2.4, the spare one to train (equal remainders: the first).
+    assert allocate(12, (("train", 7), ("eval", 1), ("test", 2))) == [9, 1, 2]
+    assert patients_needed((("train", 7), ("eval", 1), ("test", 2)), "test", 3) == 13

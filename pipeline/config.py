@@ -524,8 +524,10 @@ IDC = Profile(
     ),
     example_gen="idc",
     # At 8/1/1 the 19 patients of the real sample left 2 for the test split, fewer than
-    # Evidence asks for; at 6/2/2 a cohort of 14 patients gives it 3 (19 give 11/4/4).
-    split_buckets=((TRAIN_SPLIT, 6), (EVAL_SPLIT, 2), (TEST_SPLIT, 2)),
+    # Evidence asks for; at 7/1/2 a cohort of 13 patients gives it 3 (19 give 13/2/4). Eval
+    # patients decide nothing for IDC (no early stopping, a fixed threshold): trained on
+    # instead, they raised the AUC on held-out patients (bench/README.md).
+    split_buckets=((TRAIN_SPLIT, 7), (EVAL_SPLIT, 1), (TEST_SPLIT, 2)),
     slices=((), (IDC_PATIENT,)),
     sql_slices=(IDC_PATCH_SIZE_SLICE,),
     trainer_resources=Resources(cpu="8", memory="32G", gpus=1),

@@ -80,7 +80,7 @@ def test_whole_patients_in_the_profiles_proportions_and_the_blessing_says_on_how
     proof = nodes["SplitCheck"].outputs["proof"][0]
     with open(os.path.join(proof.uri, "result.json")) as handle:
         splits = json.load(handle)["splits"]
-    assert [splits[name]["partitions"] for name, _ in IDC.split_buckets] == [18, 6, 6]
+    assert [splits[name]["partitions"] for name, _ in IDC.split_buckets] == [21, 3, 6]
     test = splits["test"]
     assert (f"model BLESSED on the test split, 6 patients ({test['positive_partitions']} with "
             f"label 1), {test['examples']:,} examples ({test['positives']:,} with label 1):"

@@ -25,7 +25,7 @@ from serving.signatures import EXAMPLES_INPUT, PROBABILITY, SERVING_DEFAULT
 pytestmark = pytest.mark.e2e
 PIPELINE = "bcpipe-idc"
 # Every patient with both classes, each cut to this many patches drawn at random: enough
-# patients for the default 6/2/2 split to hold the blessing split's evidence.
+# patients for the default 7/1/2 split to hold the blessing split's evidence.
 PER_PATIENT = 130
 TRAIN_STEPS = "300"
 # An untrained network ranks these patches at about 0.5; the colour-histogram baseline of

@@ -48,33 +48,27 @@ def test_refuses_an_ensemble_it_would_not_build():
         build_model(dataclasses.replace(IDC.training, ensemble_members=3))
 
 
-def test_augment_keeps_content_shape_and_range():
+def _views(image: np.ndarray) -> list[np.ndarray]:
+    return [v for base in (image, image.transpose(1, 0, 2))
+            for v in (base, base[::-1], base[:, ::-1], base[::-1, ::-1])]
+
+
+def test_augment_gives_each_patch_one_of_its_eight_views_with_its_colours_untouched():
     rng = np.random.default_rng(0)
-    pixels = rng.integers(0, 256, (16, PIXEL_COUNT)).astype(np.int64)
-    labels = tf.constant(rng.integers(0, 2, (16, 1)))
+    pixels = rng.integers(0, 256, (64, PIXEL_COUNT)).astype(np.int64)
+    labels = tf.constant(rng.integers(0, 2, (64, 1)))
     out, same_labels = augment({PIXELS: tf.constant(pixels)}, labels)
     out = out[PIXELS].numpy()
     assert out.shape == pixels.shape and out.dtype == np.int64
-    assert out.min() >= 0 and out.max() <= 255
     np.testing.assert_array_equal(same_labels, labels)
-    # Flips, turns and stain jitter: each patch keeps its brightness roughly.
-    np.testing.assert_allclose(out.mean(axis=1), pixels.mean(axis=1), atol=30)
-    assert not np.array_equal(out, pixels)
-
-
-def test_stain_jitter_moves_colour_per_patch_within_bounds():
-    """Stained tissue (pink-purple) is recoloured per patch, white background stays
-    near white, and no patch drifts further than the jitter's bounds allow."""
-    tissue = np.tile(np.array([180, 90, 170]), (16, 2500)).astype(np.int64)
-    white = np.full((16, PIXEL_COUNT), 255, np.int64)
-    out, _ = augment({PIXELS: tf.constant(np.concatenate([tissue, white]))},
-                     tf.zeros((32, 1), tf.int64))
-    patches = out[PIXELS].numpy().reshape(32, 2500, 3)
-    tissue_means = patches[:16].mean(axis=1)
-    assert np.ptp(tissue_means, axis=0).max() > 10  # patches differ from each other
-    np.testing.assert_allclose(tissue_means, [[180, 90, 170]] * 16, atol=60)
-    assert (patches[:16].std(axis=1) < 1.5).all()  # one colour per patch, not noise
-    assert patches[16:].mean() > 225
+    chosen = []
+    for before, after in zip(pixels.reshape(-1, 50, 50, 3), out.reshape(-1, 50, 50, 3),
+                             strict=True):
+        matches = [i for i, view in enumerate(_views(before)) if np.array_equal(view, after)]
+        assert len(matches) == 1  # random patches: no two views of one are equal
+        chosen.append(matches[0])
+    # Each patch draws its own view: 64 patches meet most of the 8.
+    assert len(set(chosen)) >= 6
 
 
 def test_learns_dark_versus_light_patches():
@@ -93,8 +87,7 @@ def test_served_probability_is_the_mean_over_the_eight_views():
     served = model({PIXELS: tf.constant(pixels)}, training=False).numpy()
     network = model.get_layer(EightViews.NAME).network
     images = pixels.reshape(3, 50, 50, 3).astype(np.float32)
-    views = [v for base in (images, images.transpose(0, 2, 1, 3))
-             for v in (base, base[:, ::-1], base[:, :, ::-1], base[:, ::-1, ::-1])]
+    views = np.stack([_views(image) for image in images], axis=1)  # [8, 3, 50, 50, 3]
     one_by_one = [network(v, training=False).numpy() for v in views]
     np.testing.assert_allclose(served, np.mean(one_by_one, axis=0), atol=1e-6)
     # The views disagree (an untrained network is not turn-invariant): the mean is not any one.
