@@ -87,6 +87,17 @@ def upload_tree(client, local: Path, uri: str) -> None:
         client.bucket(bucket).blob(name).upload_from_filename(str(path))
 
 
+def as_handed_on(published: dict, index: int) -> dict:
+    """An upstream artifact as a driver hands it to the next step: by its recorded type's
+    title, with an empty instance schema (KFP 2.0-2.4), or untyped (the shapes
+    pipeline/pod_entrypoint.py copes with); a step's inputs take the three in turn."""
+    given = {k: v for k, v in published.items() if k != "type"}
+    shapes = (published["type"], {"instanceSchema": ""}, None)
+    if shapes[index % 3] is not None:
+        given["type"] = shapes[index % 3]
+    return given
+
+
 def _title(artifact_type: pb.ArtifactTypeSchema) -> str:
     if artifact_type.WhichOneof("kind") == "schema_title":
         return artifact_type.schema_title
@@ -136,12 +147,12 @@ class KfpRun:
             return Step(OMITTED)
         component = self.spec.components[task.component_ref.name]
         artifacts = {}
-        for key, source in task.inputs.artifacts.items():
+        for index, (key, source) in enumerate(sorted(task.inputs.artifacts.items())):
             producer = self.steps[source.task_output_artifact.producer_task]
             published = producer.outputs.get(source.task_output_artifact.output_artifact_key)
             if published is None:
                 return Step(FAILED, log=f"driver: cannot find producer output for {key}")
-            artifacts[key] = {"artifacts": [published]}
+            artifacts[key] = {"artifacts": [as_handed_on(published, index)]}
         executor_input = {"inputs": {
             "artifacts": artifacts,
             "parameterValues": {k: self._parameter(p) for k, p in task.inputs.parameters.items()},
@@ -206,7 +217,7 @@ class KfpRun:
                 merged["uri"] = given.get("uri") or merged["uri"]
                 merged["metadata"].update(given.get("metadata", {}))
             merged["metadata"].setdefault("display_name", key)
-            # What the driver hands on: the type as MLMD recorded it, by its title.
+            # The type as MLMD recorded it, by its title.
             merged["type"] = {"schemaTitle": _title(json_format.ParseDict(
                 artifact["type"], pb.ArtifactTypeSchema()))}
             published[key] = merged
