@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 
 from pipeline import config, exits
+from pipeline.kubeflow_gate import REFUSAL
 from pipeline.kubeflow_runner import (
     DATA_ROOT,
     SERVING_MODEL_DIR,
@@ -142,8 +143,9 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def wait(client, run_id: str) -> int:
-    """Polls the run until it ends: 0 if it succeeded; 3 if it failed, which is how a span
-    rejected at the gate ends (after its review report), as the local run's exit 3."""
+    """Polls the run until it ends: 0 if it succeeded; 3 if its gate refused the span (the
+    GateRefusal task failed, after the review report), as the local run's exit 3; 1 if
+    anything else failed or it was cancelled."""
     k = config.KUBEFLOW
     deadline = time.monotonic() + k.wait_timeout_seconds
     while (run := client.get_run(run_id)).state not in FINAL_STATES:
@@ -155,8 +157,18 @@ def wait(client, run_id: str) -> int:
     print(f"run {run_id}: {run.state}" + (f": {error}" if error else ""))
     if run.state == SUCCEEDED:
         return exits.EXIT_OK
-    if run.state == FAILED:
-        print("a span the gate rejected fails its run once its review report is written; "
-              "a failed step does too: the run page shows which step failed")
+    if run.state == FAILED and refused(run):
+        print(f"the gate refused the span: {REFUSAL} failed after the review report was "
+              "written; the run page shows the report and the gate's reasons")
         return exits.EXIT_REJECTED
     return exits.EXIT_FAILURE
+
+
+def refused(run) -> bool:
+    """Whether the run's failed task is the gate's refusal. A v2beta1 run lists its tasks
+    (run_details.task_details) by their Argo node's display name (api_converter.go
+    toApiPipelineTaskDetail: DisplayName = the task's name, from util/workflow.go
+    NodeStatuses), which is the spec's task name (argocompiler/dag.go names each DAG task so)."""
+    details = getattr(run, "run_details", None)
+    tasks = getattr(details, "task_details", None) or []
+    return any(t.display_name == REFUSAL and t.state == FAILED for t in tasks)

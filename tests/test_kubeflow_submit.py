@@ -47,6 +47,7 @@ class Call:
 class FakeKfp:
     url: str = ""
     final_state: str = "SUCCEEDED"
+    failed_task: str = "GateRefusal"
     # States a run passes through before final_state, one a GET.
     states: list = field(default_factory=list)
     calls: list[Call] = field(default_factory=list)
@@ -142,7 +143,13 @@ def _answer(fake: FakeKfp, call: Call) -> tuple[int, dict]:
         state = fake.states.pop(0) if fake.states else fake.final_state
         run = {"run_id": call.path.rsplit("/", 1)[-1], "state": state}
         if state == "FAILED":
-            run["error"] = {"code": 2, "message": "task 'ReviewReport' failed"}
+            run["error"] = {"code": 2, "message": f"task {fake.failed_task!r} failed"}
+            # As the backend lists them: one entry per Argo node, display name = task name.
+            run["run_details"] = {"task_details": [
+                {"display_name": "ReviewReport", "state": "SUCCEEDED"},
+                {"display_name": f"{fake.failed_task}-driver", "state": "SUCCEEDED"},
+                {"display_name": fake.failed_task, "state": "FAILED"},
+            ]}
         return 200, run
     return 404, {"error": f"no route {route}"}
 
@@ -247,7 +254,11 @@ def test_waiting_ends_with_the_runs_state(kfp_api, monkeypatch, capsys):
     assert submit(kfp_api, "--wait") == cli.EXIT_REJECTED
     run_id = list(kfp_api.runs)[-1]
     assert len(kfp_api.of("GET", f"{API}/runs/{run_id}")) == 4
-    assert f"run {run_id}: FAILED: task 'ReviewReport' failed" in capsys.readouterr().out
+    assert f"run {run_id}: FAILED: task 'GateRefusal' failed" in capsys.readouterr().out
+    # Any other failed step is a failure, not a refusal.
+    kfp_api.failed_task = "Trainer"
+    assert submit(kfp_api, "--wait") == cli.EXIT_FAILURE
+    assert "FAILED: task 'Trainer' failed" in capsys.readouterr().out
     kfp_api.final_state = "CANCELED"  # kfp 2.5's own wait would poll it until its timeout
     assert submit(kfp_api, "--wait") == cli.EXIT_FAILURE
     kfp_api.final_state = "SUCCEEDED"
