@@ -13,7 +13,7 @@ VENV := .venv
 STAMP := $(VENV)/.bcpipe-installed
 PYTEST_ARGS ?=
 
-.PHONY: help env demo test test-fast lint bench clean browser
+.PHONY: help env demo test test-fast lint bench clean debian-packages
 
 help:
 	@echo "make demo   - set up .venv and run the pipelines on the bundled data"
@@ -36,13 +36,15 @@ env: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/bcpipe demo
 
-# Debian's Chromium, which the review report's page test drives through Playwright
-# (a browser build of Playwright's own cannot be fetched here).
-browser:
-	@command -v chromium >/dev/null || { apt-get update && DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y --no-install-recommends chromium; }
+# Debian packages the tests run: Chromium, which the review report's page test drives
+# through Playwright (a browser build of Playwright's own cannot be fetched here), and
+# openssl, which makes the certificate of the Kubeflow harness's fake GCS (tests/fake_gcs.py).
+debian-packages:
+	@command -v chromium >/dev/null && command -v openssl >/dev/null || { apt-get update \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		chromium openssl; }
 
-test: $(STAMP) browser
+test: $(STAMP) debian-packages
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
